@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// One responsibility per target; see README.md, "Architecture".
+let package = Package(
+    name: "zoo",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "zoo", targets: ["zoo"]),
+        .library(name: "ZooCore", targets: ["ZooCore"]),
+        .library(name: "ZooFormat", targets: ["ZooFormat"]),
+        .library(name: "ZooCommands", targets: ["ZooCommands"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // System-library shims. C modules stay out of public API.
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c",
+                       providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+
+        .target(name: "ZooCore"),
+        .target(name: "ZooFormat", dependencies: [
+            "ZooCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "ZooCommands", dependencies: [
+            "ZooCore", "ZooFormat",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "zoo", dependencies: ["ZooCommands"]),
+
+        .testTarget(name: "CShimTests", dependencies: ["CHDF5", "CProtobufC", "CBLAS"]),
+        .testTarget(name: "ZooCoreTests", dependencies: ["ZooCore"]),
+        .testTarget(name: "ZooFormatTests", dependencies: [
+            "ZooCore", "ZooFormat", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .testTarget(name: "ZooCommandsTests", dependencies: ["ZooCommands", "ZooFormat", "ZooCore"]),
+    ]
+)

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import ZooCore
+import ZooFormat
+
+/// The documented exit codes of `zoo` (README, "Exit codes"). Scripts rely on
+/// them to tell bad input from a damaged file from a failed download.
+public enum ZooExitCode: Int32, CaseIterable, Sendable {
+    case success = 0
+    /// An unexpected internal failure (a bug: please report it).
+    case internalError = 1
+    /// Bad command line (ArgumentParser's validation code).
+    case usage = 64
+    /// An input file cannot be read, is malformed or is unsupported.
+    case inputError = 65
+    /// A file's bytes do not match its recorded digests.
+    case integrityFailure = 66
+    /// Converted model outputs differ from the reference beyond tolerance.
+    case parityFailure = 67
+    /// A download failed.
+    case networkFailure = 68
+    /// Writing output failed (permissions, disk full).
+    case ioError = 74
+}
+
+/// An error the CLI reports as one line with a chosen exit code.
+struct CLIError: Error {
+    var message: String
+    var code: ZooExitCode
+}
+
+/// Prints a one-line error to stderr and maps it to its documented exit code.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as CLIError {
+        printError(e.message)
+        throw ExitCode(e.code.rawValue)
+    } catch let e as ZooFormatError {
+        printError(e.localizedDescription)
+        if case .io = e { throw ExitCode(ZooExitCode.ioError.rawValue) }
+        throw ExitCode(ZooExitCode.inputError.rawValue)
+    } catch let e as LocalizedError {
+        printError(e.errorDescription ?? "\(e)")
+        throw ExitCode(ZooExitCode.inputError.rawValue)
+    } catch {
+        printError("\(error)")
+        throw ExitCode(ZooExitCode.internalError.rawValue)
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data(("zoo: error: " + message + "\n").utf8))
+}
+
+/// Writes `value` as pretty, key-sorted JSON on stdout (the `--json` contract).
+func printJSON<T: Encodable>(_ value: T) throws {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    FileHandle.standardOutput.write(try e.encode(value))
+    FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+/// Human-readable byte counts ("550.0 MB").
+func formatBytes(_ n: Int) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"]
+    var v = Double(n)
+    var u = 0
+    while v >= 1000, u < units.count - 1 {
+        v /= 1000
+        u += 1
+    }
+    return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
+}
+
+/// Left-aligned text table with two-space gaps.
+func renderTable(_ rows: [[String]], indent: String = "  ") -> String {
+    guard let width = rows.map(\.count).max() else { return "" }
+    var widths = [Int](repeating: 0, count: width)
+    for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+    return rows.map { r in
+        indent + r.enumerated().map { i, c in
+            i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
+    }.joined(separator: "\n")
+}

@@ -1,0 +1,129 @@
+/// What a user needs to know to trust and reuse a converted model: where it
+/// came from (and the hash to prove it), what produced it, what it expects as
+/// input and how to preprocess it, and what its outputs mean.
+public struct ModelCard: Hashable, Sendable, Codable {
+    public var name: String
+    /// Architecture family, e.g. "resnet", "vgg", "mobilenet", "embedding".
+    public var family: String?
+    /// e.g. "image-classification", "feature-extraction", "word-embedding".
+    public var task: String?
+    public var source: Source?
+    public var converter: Converter
+    public var framework: Framework?
+    public var inputs: [IOSpec]
+    public var outputs: [IOSpec]
+    public var preprocessing: Preprocessing?
+    /// Class names for classifier outputs, index-aligned with the logits.
+    public var labels: [String]?
+    public var license: String?
+    /// Free-form provenance (e.g. ONNX metadata_props), sorted for determinism.
+    public var metadata: [String: String]?
+
+    public init(name: String, family: String? = nil, task: String? = nil, source: Source? = nil,
+                converter: Converter = .current, framework: Framework? = nil,
+                inputs: [IOSpec] = [], outputs: [IOSpec] = [], preprocessing: Preprocessing? = nil,
+                labels: [String]? = nil, license: String? = nil, metadata: [String: String]? = nil) {
+        self.name = name
+        self.family = family
+        self.task = task
+        self.source = source
+        self.converter = converter
+        self.framework = framework
+        self.inputs = inputs
+        self.outputs = outputs
+        self.preprocessing = preprocessing
+        self.labels = labels
+        self.license = license
+        self.metadata = metadata
+    }
+
+    /// The original file a model was converted from.
+    public struct Source: Hashable, Sendable, Codable {
+        public var url: String?
+        /// File name (not the full path: paths would make output depend on the machine).
+        public var file: String?
+        /// "onnx", "keras-h5", "keras-v3", "word2vec-bin", "glove-txt", ...
+        public var format: String
+        public var byteSize: Int?
+        /// Lower-case hex SHA-256 of the source file.
+        public var sha256: String?
+
+        public init(url: String? = nil, file: String? = nil, format: String, byteSize: Int? = nil, sha256: String? = nil) {
+            self.url = url
+            self.file = file
+            self.format = format
+            self.byteSize = byteSize
+            self.sha256 = sha256
+        }
+    }
+
+    /// The tool (and version) that wrote the `.zoo` file.
+    public struct Converter: Hashable, Sendable, Codable {
+        public var name: String
+        public var version: String
+        public init(name: String, version: String) {
+            self.name = name
+            self.version = version
+        }
+        public static let current = Converter(name: "zoo", version: ZooVersion.string)
+    }
+
+    /// The framework the source came from and the versions that matter for semantics.
+    public struct Framework: Hashable, Sendable, Codable {
+        /// "onnx", "keras", "gensim", ...
+        public var name: String
+        public var version: String?
+        /// ONNX default-domain opset.
+        public var opset: Int?
+        /// Producer recorded in the file (e.g. "pytorch 2.3").
+        public var producer: String?
+        public var backend: String?
+
+        public init(name: String, version: String? = nil, opset: Int? = nil, producer: String? = nil, backend: String? = nil) {
+            self.name = name
+            self.version = version
+            self.opset = opset
+            self.producer = producer
+            self.backend = backend
+        }
+    }
+
+    /// A public input or output, in the source framework's layout.
+    public struct IOSpec: Hashable, Sendable, Codable {
+        public var name: String
+        public var dtype: DType
+        public var shape: [Dim]
+        /// "NCHW", "NHWC", "NC", or nil when it has no image meaning.
+        public var layout: String?
+
+        public init(name: String, dtype: DType, shape: [Dim], layout: String? = nil) {
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+            self.layout = layout
+        }
+    }
+
+    /// How raw pixels become the model's input.
+    public struct Preprocessing: Hashable, Sendable, Codable {
+        /// "caffe", "tf", "torch", or "none" (the Keras Applications modes).
+        public var mode: String?
+        public var mean: [Float]?
+        public var std: [Float]?
+        public var scale: Float?
+        /// "RGB" or "BGR".
+        public var channelOrder: String?
+        /// [height, width].
+        public var inputSize: [Int]?
+
+        public init(mode: String? = nil, mean: [Float]? = nil, std: [Float]? = nil, scale: Float? = nil,
+                    channelOrder: String? = nil, inputSize: [Int]? = nil) {
+            self.mode = mode
+            self.mean = mean
+            self.std = std
+            self.scale = scale
+            self.channelOrder = channelOrder
+            self.inputSize = inputSize
+        }
+    }
+}
