@@ -40,7 +40,10 @@ func runReportingErrors(_ body: () throws -> Void) throws {
         throw ExitCode(e.code.rawValue)
     } catch let e as ZooFormatError {
         printError(e.localizedDescription)
-        if case .io = e { throw ExitCode(ZooExitCode.ioError.rawValue) }
+        // Failing to read an input is an input error; failing to write output is an I/O error.
+        if case .io(_, let op, _) = e, ["create", "write", "fsync", "rename"].contains(op) {
+            throw ExitCode(ZooExitCode.ioError.rawValue)
+        }
         throw ExitCode(ZooExitCode.inputError.rawValue)
     } catch let e as LocalizedError {
         printError(e.errorDescription ?? "\(e)")

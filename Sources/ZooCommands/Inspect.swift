@@ -15,6 +15,9 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print machine-readable JSON on stdout.")
     var json = false
 
+    @Flag(help: "Print the wall time to open the file and list its tensors on stderr (for benchmarks).")
+    var timing = false
+
     struct Output: Encodable {
         var path: String
         var digest: String
@@ -28,7 +31,13 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            let start = DispatchTime.now()
             let f = try ZooFile(path: file)
+            let listed = f.entries.map { "\($0.name) \($0.dtype.rawValue) \($0.shape)" }
+            if timing {
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
+                FileHandle.standardError.write(Data(String(format: "opened and listed %d tensors in %.3f ms\n", listed.count, ms).utf8))
+            }
             if json {
                 try printJSON(Output(path: file, digest: f.digest, formatVersion: "\(f.majorVersion).\(f.minorVersion)",
                                      fileSize: f.fileSize, dataLength: f.dataLength, card: f.card, graph: f.graph, tensors: f.entries))

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+import ZooCore
+
+@Suite struct ShapeMathTests {
+    @Test func scalarHasOneElementAndEmptyDimensionHasNone() {
+        #expect(ShapeMath.elementCount([]) == 1)
+        #expect(ShapeMath.elementCount([0, 5]) == 0)
+        #expect(ShapeMath.byteCount(.f64, [2, 3]) == 48)
+    }
+
+    @Test func negativeOrOverflowingShapesAreRejectedWithoutTrapping() {
+        #expect(ShapeMath.elementCount([-1]) == nil)
+        #expect(ShapeMath.elementCount([Int.max, 2]) == nil)
+        #expect(ShapeMath.elementCount([1 << 30, 1 << 30]) == nil)
+        #expect(ShapeMath.byteCount(.i64, [1 << 47, 2]) == nil || ShapeMath.byteCount(.i64, [1 << 47, 2]) == (1 << 48) * 8)
+        #expect(ShapeMath.alignUp(Int.max, 64) == nil)
+        #expect(ShapeMath.alignUp(65, 64) == 128)
+    }
+}
+
+@Suite struct TensorTests {
+    @Test func tensorRefusesBytesThatDisagreeWithItsShape() {
+        #expect(throws: ZooCoreError.self) { try Tensor(dtype: .f32, shape: [2, 2], bytes: [UInt8](repeating: 0, count: 15)) }
+        #expect(throws: ZooCoreError.self) { try Tensor(dtype: .f32, shape: [-2], bytes: []) }
+    }
+
+    @Test func ownedStorageIs64ByteAligned() throws {
+        let t = try Tensor(floats: [1, 2, 3], shape: [3])
+        #expect(Int(bitPattern: t.bytes.baseAddress) % 64 == 0)
+        #expect(t.scalars(as: Float.self) == [1, 2, 3])
+    }
+
+    @Test func mappedFileExposesFileBytes() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-map-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data([1, 2, 3, 4]).write(to: url)
+        let m = try MappedFile(path: url.path)
+        #expect(Array(m.bytes) == [1, 2, 3, 4])
+        #expect(throws: ZooCoreError.self) { try MappedFile(path: url.path + ".missing") }
+    }
+}
+
+@Suite struct GraphTests {
+    let graph = Graph(
+        inputs: [ValueInfo(name: "x", dtype: .f32, shape: [.symbolic("N"), .fixed(2)])],
+        outputs: [ValueInfo(name: "y", dtype: .f32, shape: [.symbolic("N"), .fixed(2)])],
+        nodes: [Node(name: "add", op: "Add", inputs: ["x", "b"], outputs: ["y"])])
+
+    @Test func validGraphPasses() throws {
+        try graph.validate(initializers: ["b"])
+    }
+
+    @Test func readingAMissingValueNamesTheNode() {
+        #expect(throws: ZooCoreError.danglingValue(node: "add", value: "b")) { try graph.validate(initializers: []) }
+    }
+
+    @Test func valueProducedTwiceIsRefused() {
+        var g = graph
+        g.nodes.append(Node(name: "again", op: "Relu", inputs: ["x"], outputs: ["y"]))
+        #expect(throws: ZooCoreError.duplicateValue(name: "y")) { try g.validate(initializers: ["b"]) }
+    }
+
+    @Test func attributesAndSymbolicDimsRoundTripThroughJSON() throws {
+        var g = graph
+        g.nodes[0].attributes = ["i": .int(3), "is": .ints([1, -2]), "f": .float(0.5), "fs": .floats([1.5]),
+                                 "s": .string("SAME_UPPER"), "ss": .strings(["a", "b"])]
+        let back = try JSONDecoder().decode(Graph.self, from: try JSONEncoder().encode(g))
+        #expect(back == g)
+    }
+}
