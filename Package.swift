@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "zoo", targets: ["zoo"]),
         .library(name: "ZooCore", targets: ["ZooCore"]),
         .library(name: "ZooFormat", targets: ["ZooFormat"]),
+        .library(name: "ZooONNX", targets: ["ZooONNX"]),
         .library(name: "ZooCommands", targets: ["ZooCommands"]),
     ],
     dependencies: [
@@ -29,8 +30,14 @@ let package = Package(
             "ZooCore",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // protobuf-c code generated from Protos/onnx.proto (scripts/regen-proto.sh).
+        .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
+        .target(name: "ZooONNX", dependencies: [
+            "ZooCore", "CONNXProto", "CProtobufC",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "ZooCommands", dependencies: [
-            "ZooCore", "ZooFormat",
+            "ZooCore", "ZooFormat", "ZooONNX",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "zoo", dependencies: ["ZooCommands"]),
@@ -40,6 +47,7 @@ let package = Package(
         .testTarget(name: "ZooFormatTests", dependencies: [
             "ZooCore", "ZooFormat", .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        .testTarget(name: "ZooONNXTests", dependencies: ["ZooONNX", "ZooCore", "ZooFormat"]),
         .testTarget(name: "ZooCommandsTests", dependencies: ["ZooCommands", "ZooFormat", "ZooCore"]),
     ]
 )

@@ -12,6 +12,8 @@ public enum ZooCoreError: Error, LocalizedError, Equatable {
     case danglingValue(node: String, value: String)
     /// Two nodes or initializers produce the same value name.
     case duplicateValue(name: String)
+    /// A node's inputs do not fit its operator (shape inference failed).
+    case shapeInference(node: String, op: String, detail: String)
 
     public var errorDescription: String? {
         switch self {
@@ -26,6 +28,8 @@ public enum ZooCoreError: Error, LocalizedError, Equatable {
             return "node '\(node)' reads '\(value)', which no input, initializer or earlier node provides"
         case let .duplicateValue(name):
             return "value '\(name)' is produced more than once"
+        case let .shapeInference(node, op, detail):
+            return "node '\(node)' (\(op)): \(detail)"
         }
     }
 }

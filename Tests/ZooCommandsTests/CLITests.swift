@@ -123,3 +123,45 @@ final class Scratch {
         #expect(r.status == ZooExitCode.usage.rawValue)
     }
 }
+
+@Suite struct ConvertCLITests {
+    static let onnx = CLI.repoRoot.appendingPathComponent("fixtures/onnx")
+
+    @Test func convertWritesAVerifiableModelWithACompleteCard() throws {
+        let dir = try Scratch()
+        let out = dir.url.appendingPathComponent("r.zoo").path
+        let r = try CLI.run(["convert", Self.onnx.appendingPathComponent("resnet_bottleneck.onnx").path, "-o", out, "--name", "resnet-block"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("sha256:"))
+        #expect(try CLI.run(["verify", out]).status == 0)
+        let info = try CLI.run(["inspect", "--json", out])
+        let obj = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
+        let card = obj?["card"] as? [String: Any]
+        #expect(card?["name"] as? String == "resnet-block")
+        let source = card?["source"] as? [String: Any]
+        #expect(source?["format"] as? String == "onnx")
+        #expect((source?["sha256"] as? String)?.count == 64)
+        #expect((card?["framework"] as? [String: Any])?["opset"] as? Int == 9)
+    }
+
+    @Test func failedConversionWritesNothingAndExitsWithInputError() throws {
+        let dir = try Scratch()
+        let out = dir.url.appendingPathComponent("u.zoo").path
+        let r = try CLI.run(["convert", Self.onnx.appendingPathComponent("unsupported_ops.onnx").path, "-o", out])
+        #expect(r.status == ZooExitCode.inputError.rawValue)
+        #expect(r.stderr.contains("unsupported ops: Erf ×2, Einsum ×1"))
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).isEmpty)
+    }
+
+    @Test func unwritableOutputIsAnIOError() throws {
+        let r = try CLI.run(["convert", Self.onnx.appendingPathComponent("vgg_block.onnx").path, "-o", "/nonexistent-dir/v.zoo"])
+        #expect(r.status == ZooExitCode.ioError.rawValue)
+    }
+
+    @Test func unknownSourceFormatIsAnInputError() throws {
+        let r = try CLI.run(["convert", CLI.repoRoot.appendingPathComponent("README.md").path])
+        #expect(r.status == ZooExitCode.inputError.rawValue)
+        #expect(r.stderr.contains("unknown model format"))
+    }
+}

@@ -1,0 +1,41 @@
+import ZooCore
+
+/// ONNX TensorProto.DataType codes and their mapping to zoo dtypes.
+enum ONNXDataType {
+    static func dtype(_ code: Int) -> DType? {
+        switch code {
+        case 1: return .f32
+        case 2: return .u8
+        case 3: return .i8
+        case 6: return .i32
+        case 7: return .i64
+        case 9: return .bool
+        case 10: return .f16
+        case 11: return .f64
+        case 16: return .bf16
+        default: return nil
+        }
+    }
+
+    static func code(_ d: DType) -> Int {
+        switch d {
+        case .f32: return 1
+        case .u8, .bytes: return 2
+        case .i8: return 3
+        case .i32: return 6
+        case .i64: return 7
+        case .bool: return 9
+        case .f16: return 10
+        case .f64: return 11
+        case .bf16: return 16
+        }
+    }
+
+    static func name(_ code: Int) -> String {
+        let names = [0: "UNDEFINED", 1: "FLOAT", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 6: "INT32", 7: "INT64",
+                     8: "STRING", 9: "BOOL", 10: "FLOAT16", 11: "DOUBLE", 12: "UINT32", 13: "UINT64", 14: "COMPLEX64",
+                     15: "COMPLEX128", 16: "BFLOAT16", 17: "FLOAT8E4M3FN", 18: "FLOAT8E4M3FNUZ", 19: "FLOAT8E5M2",
+                     20: "FLOAT8E5M2FNUZ", 21: "UINT4", 22: "INT4"]
+        return names[code] ?? "unknown"
+    }
+}
