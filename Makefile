@@ -13,6 +13,7 @@ test: setup
 
 bench:
 	bench/verify.sh
+	bench/convert.sh
 
 # Regenerate committed fixtures (needs Python + the pinned requirements).
 fixtures:

@@ -32,8 +32,9 @@ extension ZooFile {
             throw ZooFormatError.headerTooLarge(path: path, length: declared, limit: ZooFormatSpec.maxHeaderLength)
         }
         let hl = Int(declared)
+        guard hl > 0 else { throw ZooFormatError.headerLengthMismatch(path: path, declared: 0, offset: pre) }
         // The header must be followed by at least one padding byte.
-        guard hl > 0, pre + hl < b.count else {
+        guard pre + hl < b.count else {
             throw ZooFormatError.headerExceedsFile(path: path, length: declared, available: max(0, b.count - pre - 1))
         }
         // A JSON object ends with '}' and the first padding byte is zero: a
@@ -99,7 +100,7 @@ extension ZooFile {
                 throw ZooFormatError.malformedHeader(path: path, field: "tensors[\(i)].sha256", detail: "not 64 lower-case hex digits")
             }
             guard r.offset >= 0, r.offset % ZooFormatSpec.tensorAlignment == 0 else {
-                throw ZooFormatError.misaligned(path: path, tensor: r.name, offset: r.offset)
+                throw ZooFormatError.misaligned(path: path, tensor: r.name, offset: r.offset >= 0 ? dataOffset + r.offset : r.offset)
             }
             guard r.offset >= position else {
                 throw ZooFormatError.overlap(path: path, tensor: r.name, previous: previous, offset: dataOffset + r.offset)

@@ -22,9 +22,27 @@ public enum ZooWriter {
     }
 
     /// Writes `model` to `url` atomically and returns its digest.
+    ///
+    /// Tensors are hashed and written in parallel: a digest is
+    /// always 64 hex characters, so the header's length (and with it every
+    /// offset) is known before any digest is, and the header goes in last.
+    ///
+    /// `completeCard`, when given, runs after the tensor data is written and
+    /// before the header is built: slow card fields (the source file's
+    /// SHA-256) can be computed alongside the data pass. It must not change
+    /// the header's length... except through the card, which is allowed: the
+    /// header is rebuilt from the completed card, and only its length must
+    /// stay what the placeholder pass predicted.
     @discardableResult
-    public static func write(_ model: Model, to url: URL, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> Result {
-        let layout = try plan(model, threads: threads)
+    public static func write(_ model: Model, to url: URL, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                             completeCard: ((inout ModelCard) throws -> Void)? = nil) throws -> Result {
+        var model = model
+        if completeCard != nil, model.card.source != nil, model.card.source?.sha256 == nil {
+            // Reserve the digest's 64 characters so offsets do not move when it arrives.
+            model.card.source?.sha256 = String(repeating: "0", count: 64)
+        }
+        let placeholder = try plan(model, digests: Array(repeating: String(repeating: "0", count: 64), count: model.tensors.count))
+        let total = placeholder.dataOffset + placeholder.dataLength
         let path = url.path
         let dir = url.deletingLastPathComponent().path
         let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -34,18 +52,31 @@ public enum ZooWriter {
         defer {
             if !ok { unlink(tmp) }
         }
+        let layout: Layout
         do {
             defer { close(fd) }
+            // The file starts as `total` zero bytes, so all padding is already in place.
+            guard ftruncate(fd, off_t(total)) == 0 else { throw ZooFormatError.io(path: tmp, operation: "write", errno: errno) }
             let out = FDWriter(fd: fd, path: tmp)
-            try out.write(layout.preamble)
-            try out.write(layout.header)
-            try out.writeZeros(layout.dataOffset - ZooFormatSpec.preambleSize - layout.header.count)
-            var position = 0
-            for (i, entry) in layout.entries.enumerated() {
-                try out.writeZeros(entry.offset - position)
-                try out.write(model.tensors[i].tensor.bytes)
-                position = entry.offset + entry.length
+            let tensors = model.tensors.map(\.tensor)
+            let digests = DigestSlots(count: tensors.count)
+            let failure = FirstError()
+            let base = placeholder.dataOffset
+            let entries = placeholder.entries
+            Hashing.parallelForEach(count: tensors.count, threads: threads, weight: { tensors[$0].byteCount }) { i in
+                do {
+                    digests.set(i, try out.hashAndWrite(tensors[i].bytes, at: base + entries[i].offset))
+                } catch {
+                    failure.record(error)
+                }
             }
+            if let e = failure.error { throw e }
+            try completeCard?(&model.card)
+            layout = try plan(model, digests: (0..<tensors.count).map(digests.value))
+            guard layout.header.count == placeholder.header.count else {
+                throw ZooFormatError.invalidModel(detail: "header length changed between passes (completeCard must keep field lengths)")
+            }
+            try out.write(layout.preamble + layout.header, at: 0)
             guard fsync(fd) == 0 else { throw ZooFormatError.io(path: tmp, operation: "fsync", errno: errno) }
         }
         guard rename(tmp, path) == 0 else { throw ZooFormatError.io(path: path, operation: "rename", errno: errno) }
@@ -55,7 +86,7 @@ public enum ZooWriter {
             _ = fsync(dfd)
             close(dfd)
         }
-        return Result(digest: layout.digest, byteCount: layout.dataOffset + layout.dataLength, entries: layout.entries)
+        return Result(digest: layout.digest, byteCount: total, entries: layout.entries)
     }
 
     /// The complete file as bytes (for small models and tests); same layout as `write`.
@@ -81,6 +112,16 @@ public enum ZooWriter {
 
     /// Hashes tensors (in parallel), assigns offsets and builds preamble + header.
     static func plan(_ model: Model, threads: Int) throws -> Layout {
+        let tensors = model.tensors.map(\.tensor)
+        let digests = DigestSlots(count: tensors.count)
+        Hashing.parallelForEach(count: tensors.count, threads: threads, weight: { tensors[$0].byteCount }) { i in
+            digests.set(i, Hashing.sha256Hex(tensors[i].bytes))
+        }
+        return try plan(model, digests: (0..<tensors.count).map(digests.value))
+    }
+
+    /// Checks the model, assigns offsets and builds preamble + header from the given digests.
+    static func plan(_ model: Model, digests: [String]) throws -> Layout {
         var seen = Set<String>()
         for (name, _) in model.tensors {
             guard !name.isEmpty else { throw ZooFormatError.invalidModel(detail: "a tensor has an empty name") }
@@ -94,12 +135,6 @@ public enum ZooWriter {
             throw ZooFormatError.invalidModel(detail: "\(error.localizedDescription)")
         }
 
-        let tensors = model.tensors.map(\.tensor)
-        let digests = DigestSlots(count: tensors.count)
-        Hashing.parallelForEach(count: tensors.count, threads: threads, weight: { tensors[$0].byteCount }) { i in
-            digests.set(i, Hashing.sha256Hex(tensors[i].bytes))
-        }
-
         var entries: [TensorEntry] = []
         var position = 0
         for (i, (name, t)) in model.tensors.enumerated() {
@@ -107,7 +142,7 @@ public enum ZooWriter {
                 throw ZooFormatError.invalidModel(detail: "data section too large")
             }
             entries.append(TensorEntry(name: name, dtype: t.dtype, shape: t.shape, offset: offset,
-                                       length: t.byteCount, sha256: digests.value(i)))
+                                       length: t.byteCount, sha256: digests[i]))
             position = offset + t.byteCount
         }
         return try assemble(FileHeader(card: model.card, graph: model.graph, tensors: entries, dataLength: position))
@@ -150,36 +185,57 @@ final class DigestSlots: @unchecked Sendable {
     func value(_ i: Int) -> String { lock.lock(); defer { lock.unlock() }; return values[i] }
 }
 
-/// Full-write loop over a POSIX descriptor (handles short writes and EINTR).
-struct FDWriter {
+/// Keeps the first error thrown by any worker thread.
+final class FirstError: @unchecked Sendable {
+    private(set) var error: Error?
+    private let lock = NSLock()
+    func record(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+}
+
+/// Full-write loops over a POSIX descriptor (handle short writes and EINTR).
+struct FDWriter: Sendable {
     let fd: Int32
     let path: String
-    private static let zeros = [UInt8](repeating: 0, count: 1 << 16)
-
-    func write(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { try write($0) }
+    /// Writes `bytes` at `offset` (pwrite: safe from several threads).
+    func write(_ bytes: [UInt8], at offset: Int) throws {
+        try bytes.withUnsafeBytes { try write($0, at: offset) }
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
         guard var p = bytes.baseAddress else { return }
         var left = bytes.count
+        var at = offset
         while left > 0 {
-            let n = Glibc.write(fd, p, min(left, 1 << 30))
+            let n = pwrite(fd, p, min(left, 1 << 30), off_t(at))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ZooFormatError.io(path: path, operation: "write", errno: errno)
             }
             p += n
+            at += n
             left -= n
         }
     }
 
-    func writeZeros(_ count: Int) throws {
-        var left = count
-        while left > 0 {
-            let n = min(left, Self.zeros.count)
-            try Self.zeros.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            left -= n
+    /// Hashes and writes `bytes` in 1 MiB steps, so each chunk is still in
+    /// cache when it is written; returns the hex SHA-256.
+    func hashAndWrite(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws -> String {
+        var h = SHA256()
+        var done = 0
+        let chunk = 1 << 20
+        while done < bytes.count {
+            let n = min(chunk, bytes.count - done)
+            let part = UnsafeRawBufferPointer(rebasing: bytes[done..<(done + n)])
+            h.update(bufferPointer: part)
+            try write(part, at: offset + done)
+            done += n
+            // Start writeback of each finished 16 MiB now (DONTNEED on dirty pages
+            // only queues them for writing), so the final fsync has little left.
+            if done % (16 << 20) == 0 || done == bytes.count {
+                let span = min(done, 16 << 20)
+                _ = posix_fadvise(fd, off_t(offset + done - span), off_t(span), POSIX_FADV_DONTNEED)
+            }
         }
+        return Hex.encode(h.finalize())
     }
 }

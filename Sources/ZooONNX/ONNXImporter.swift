@@ -7,7 +7,13 @@ import ZooCore
 public struct ONNXImportOptions: Sendable {
     /// Model name for the card; defaults to the file name without extension.
     public var name: String?
-    public init(name: String? = nil) { self.name = name }
+    /// Whether to hash the source file for the card. Callers that hash it
+    /// themselves, overlapped with writing (as `zoo convert` does), turn it off.
+    public var hashSource: Bool
+    public init(name: String? = nil, hashSource: Bool = true) {
+        self.name = name
+        self.hashSource = hashSource
+    }
 }
 
 /// Reads ONNX files into the zoo IR.
@@ -34,25 +40,40 @@ public enum ONNXImporter {
     /// Imports the model at `path`. External data files are read from the
     /// model's directory only.
     public static func load(path: String, options: ONNXImportOptions = .init()) throws -> Model {
+        try load(path: path, mapped: nil, options: options)
+    }
+
+    /// Imports from an existing mapping of `path` (callers that also hash or
+    /// copy the file share one mapping instead of mapping it twice).
+    public static func load(path: String, mapped: MappedFile?, options: ONNXImportOptions = .init()) throws -> Model {
         var st = stat()
         guard stat(path, &st) == 0 else { throw ONNXError.io(path: path, operation: "open", errno: errno) }
         guard Int(st.st_size) <= maxFileSize else { throw ONNXError.tooLarge(path: path, size: Int(st.st_size), limit: maxFileSize) }
 
-        // The mapping only lives while protobuf-c unpacks: peak memory is the
-        // file plus its unpacked copy, and the copy is what tensors view.
-        let proto: ProtoModel
-        let sha: String
-        let size: Int
-        do {
-            let file: MappedFile
+        // Weights stay in the memory map: the wire scanner lifts initializer
+        // raw_data out before protobuf-c unpacks the (now small) rest, and
+        // tensors view the mapping. The source hash for the card runs on
+        // another core meanwhile.
+        let file: MappedFile
+        if let mapped {
+            file = mapped
+        } else {
             do { file = try MappedFile(path: path) } catch let ZooCoreError.io(p, op, e) { throw ONNXError.io(path: p, operation: op, errno: e) }
-            var h = SHA256()
-            h.update(bufferPointer: file.bytes)
-            sha = h.finalize().map { String(format: "%02x", $0) }.joined()
-            size = file.bytes.count
-            proto = try ProtoModel(bytes: file.bytes, path: path)
         }
-        let session = try ImportSession(path: path, proto: proto)
+        let digest = SourceDigest(file)
+        let hashing = DispatchGroup()
+        if options.hashSource { DispatchQueue.global().async(group: hashing) { digest.compute() } }
+        let parsed = Result { () throws -> (ProtoModel, [Int: Range<Int>]) in
+            let scan: WireScanner.Result
+            do { scan = try WireScanner.scan(file.bytes) } catch { throw ONNXError.malformedProtobuf(path: path, size: file.bytes.count) }
+            let proto = try scan.stripped.withUnsafeBytes { try ProtoModel(bytes: $0, path: path) }
+            return (proto, scan.rawData)
+        }
+        hashing.wait()
+        let sha = digest.hex
+        let size = file.bytes.count
+        let (proto, rawData) = try parsed.get()
+        let session = try ImportSession(path: path, proto: proto, file: file, rawData: rawData)
         var model = try session.run()
         let m = proto.message.pointee
         let base = (path as NSString).lastPathComponent
@@ -64,7 +85,7 @@ public enum ONNXImporter {
         if m.has_model_version != 0 { metadata["onnx.model_version"] = String(m.model_version) }
         model.card = ModelCard(
             name: options.name ?? stem,
-            source: .init(file: base, format: "onnx", byteSize: size, sha256: sha),
+            source: .init(file: base, format: "onnx", byteSize: size, sha256: options.hashSource ? sha : nil),
             framework: .init(name: "onnx", version: m.has_ir_version != 0 ? "IR \(m.ir_version)" : nil,
                              opset: session.opset, producer: producer.isEmpty ? nil : producer),
             inputs: model.graph.inputs.map { .init(name: $0.name, dtype: $0.dtype, shape: $0.shape, layout: $0.shape.count == 4 ? "NCHW" : nil) },
@@ -103,7 +124,7 @@ final class ImportSession {
     var materializing = false
     var currentNode: ONNXNode?
 
-    init(path: String, proto: ProtoModel) throws {
+    init(path: String, proto: ProtoModel, file: MappedFile, rawData: [Int: Range<Int>]) throws {
         self.path = path
         self.proto = proto
         let m = proto.message.pointee
@@ -118,7 +139,7 @@ final class ImportSession {
             throw ONNXError.unsupportedOpset(path: path, opset: opset, supported: ONNXImporter.opsetRange)
         }
         self.opset = opset
-        decoder = TensorDecoder(path: path, owner: proto, external: try ExternalDataResolver(modelPath: path))
+        decoder = TensorDecoder(path: path, owner: proto, external: try ExternalDataResolver(modelPath: path), file: file, rawData: rawData)
     }
 
     func run() throws -> Model {
@@ -134,7 +155,7 @@ final class ImportSession {
         guard unsupported.isEmpty else { throw ONNXError.unsupportedOps(path: path, ops: unsupported) }
 
         for (i, t) in messages(g.initializer, g.n_initializer).enumerated() {
-            let (name, tensor) = try decoder.decode(t, name: "initializer_\(i)")
+            let (name, tensor) = try decoder.decode(t, name: "initializer_\(i)", initializer: i)
             guard values[name] == nil else { throw ONNXError.duplicateValue(path: path, value: name) }
             values[name] = .constant(tensor)
         }
@@ -245,5 +266,17 @@ final class ImportSession {
     func emitRaw(_ node: Node) {
         nodeNames.insert(node.name)
         nodes.append(node)
+    }
+}
+
+/// SHA-256 of a mapped source file, computed on a worker thread.
+private final class SourceDigest: @unchecked Sendable {
+    let file: MappedFile
+    private(set) var hex = ""
+    init(_ file: MappedFile) { self.file = file }
+    func compute() {
+        var h = SHA256()
+        h.update(bufferPointer: file.bytes)
+        hex = h.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -8,8 +8,13 @@ struct TensorDecoder {
     let path: String
     let owner: ProtoModel
     let external: ExternalDataResolver
+    /// The source file and where each initializer's raw_data lies in it (WireScanner).
+    let file: MappedFile
+    let rawData: [Int: Range<Int>]
 
-    func decode(_ p: UnsafeMutablePointer<Onnx__TensorProto>, name fallback: String) throws -> (name: String, tensor: Tensor) {
+    /// Decodes a TensorProto; `initializer` is its index in GraphProto.initializer,
+    /// whose raw_data (if any) was lifted out by the wire scanner.
+    func decode(_ p: UnsafeMutablePointer<Onnx__TensorProto>, name fallback: String, initializer: Int? = nil) throws -> (name: String, tensor: Tensor) {
         let t = p.pointee
         let given = cstr(t.name)
         let name = given.isEmpty ? fallback : given
@@ -30,6 +35,13 @@ struct TensorDecoder {
             }
             let storage = try external.bytes(tensor: name, entries: entries, expectedLength: byteCount)
             return (name, try Tensor(dtype: dtype, shape: shape, storage: storage, name: name))
+        }
+        if let i = initializer, let range = rawData[i] {
+            guard range.count == byteCount else {
+                throw invalid("raw_data has \(range.count) bytes, but \(dtype.rawValue) \(ShapeMath.describe(shape)) needs \(byteCount)")
+            }
+            let view = UnsafeRawBufferPointer(rebasing: file.bytes[range])
+            return (name, try Tensor(dtype: dtype, shape: shape, storage: TensorStorage(viewing: view, owner: file), name: name))
         }
         if t.has_raw_data != 0 {
             guard t.raw_data.len == byteCount else {

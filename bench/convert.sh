@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Times `zoo convert` of a full-size VGG19-shaped ONNX model (~575 MB, random
+# weights) against `cp` of the same file, in one run, and reports peak memory.
+# Usage: bench/convert.sh [OUT_DIR]   (default bench/out; nothing here is committed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-bench/out}
+mkdir -p "$out"
+scripts/setup.sh --bench
+python3 -c "import onnx" 2>/dev/null || python3 -m pip install -q -r fixtures/generator/requirements.txt
+swift build -c release --product zoo >/dev/null
+zoo=$(swift build -c release --show-bin-path)/zoo
+src="$out/vgg19.onnx"
+[ -f "$src" ] || python3 bench/make_vgg19_onnx.py "$src"
+size=$(stat -c %s "$src")
+cat "$src" > /dev/null
+echo "source: $src ($size bytes), $(nproc) cores"
+
+hyperfine --warmup 1 --runs 5 --export-json "$out/convert.json" \
+  -n "cp" "cp $src $out/copy.onnx" \
+  -n "cp + sync" "cp $src $out/copy.onnx && sync $out/copy.onnx" \
+  -n "zoo convert" "$zoo convert $src -o $out/vgg19.zoo"
+
+peak() { /usr/bin/time -f "%M" "$@" 2>&1 >/dev/null | tail -n 1; }
+zc=$(peak "$zoo" convert "$src" -o "$out/vgg19.zoo")
+"$zoo" verify "$out/vgg19.zoo"
+rm -f "$out/copy.onnx"
+python3 - "$out/convert.json" "$zc" "$size" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+cp, cps, z = r["cp"]["mean"], r["cp + sync"]["mean"], r["zoo convert"]["mean"]
+peak_kib, size = int(sys.argv[2]), int(sys.argv[3])
+print(f"\ncp {cp*1000:.0f} ms, cp+sync {cps*1000:.0f} ms, zoo convert {z*1000:.0f} ms")
+print(f"ratio zoo convert / cp = {z / cp:.2f}  (target <= 2.0); / (cp + sync) = {z / cps:.2f}")
+print(f"peak RSS of zoo convert = {peak_kib / 1024:.0f} MiB = {peak_kib * 1024 / size:.2f} x the source (target < 2.5)")
+PY
