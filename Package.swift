@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ZooCore", targets: ["ZooCore"]),
         .library(name: "ZooFormat", targets: ["ZooFormat"]),
         .library(name: "ZooONNX", targets: ["ZooONNX"]),
+        .library(name: "ZooRuntime", targets: ["ZooRuntime"]),
         .library(name: "ZooCommands", targets: ["ZooCommands"]),
     ],
     dependencies: [
@@ -36,8 +37,9 @@ let package = Package(
             "ZooCore", "CONNXProto", "CProtobufC",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        .target(name: "ZooRuntime", dependencies: ["ZooCore", "ZooFormat", "CBLAS"]),
         .target(name: "ZooCommands", dependencies: [
-            "ZooCore", "ZooFormat", "ZooONNX",
+            "ZooCore", "ZooFormat", "ZooONNX", "ZooRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "zoo", dependencies: ["ZooCommands"]),
@@ -48,6 +50,7 @@ let package = Package(
             "ZooCore", "ZooFormat", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "ZooONNXTests", dependencies: ["ZooONNX", "ZooCore", "ZooFormat"]),
+        .testTarget(name: "ZooRuntimeTests", dependencies: ["ZooRuntime", "ZooONNX", "ZooCore", "ZooFormat"]),
         .testTarget(name: "ZooCommandsTests", dependencies: ["ZooCommands", "ZooFormat", "ZooCore"]),
     ]
 )

@@ -1,0 +1,73 @@
+import Foundation
+import ZooCore
+
+extension InferenceSession {
+    /// Load-time rewrites: BatchNormalization folded into the Conv before it,
+    /// then Relu / Clip / LeakyRelu folded into the Conv or Gemm before them.
+    /// A value that is read twice, is a requested output, or has non-constant
+    /// parameters is left alone.
+    static func fuse(_ steps: inout [Step], constants: inout [String: Constant], keep: Set<String>) {
+        func readers() -> [String: Int] {
+            var r: [String: Int] = [:]
+            for s in steps { for v in s.node.inputs where !v.isEmpty { r[v, default: 0] += 1 } }
+            return r
+        }
+        func producer(of v: String) -> Int? { steps.firstIndex { $0.node.outputs.contains(v) } }
+        func floats(_ name: String) -> (UnsafeMutablePointer<Float>, [Int])? {
+            if case .floats(let p, let s, _)? = constants[name] { return (p, s) }
+            return nil
+        }
+
+        var r = readers()
+        var i = 0
+        while i < steps.count {
+            let bn = steps[i].node
+            guard bn.op == "BatchNormalization", let x = bn.inputs.first, r[x] == 1, !keep.contains(x),
+                  let p = producer(of: x), steps[p].node.op == "Conv", steps[p].activation == .none,
+                  let (w, ws) = floats(steps[p].node.inputs[1]),
+                  let (gamma, _) = floats(bn.inputs[1]), let (beta, _) = floats(bn.inputs[2]),
+                  let (mean, _) = floats(bn.inputs[3]), let (variance, _) = floats(bn.inputs[4]) else {
+                i += 1
+                continue
+            }
+            let eps = bn.attributes["epsilon"]?.floatValue ?? 1e-5
+            let m = ws[0], per = ws.dropFirst().reduce(1, *)
+            let bias = steps[p].node.inputs.count > 2 && !steps[p].node.inputs[2].isEmpty ? floats(steps[p].node.inputs[2])?.0 : nil
+            let newW = Floats(count: m * per), newB = Floats(count: m)
+            for o in 0..<m {
+                let s = gamma[o] / (variance[o] + eps).squareRoot()
+                for k in 0..<per { newW.pointer[o * per + k] = w[o * per + k] * s }
+                newB.pointer[o] = ((bias?[o] ?? 0) - mean[o]) * s + beta[o]
+            }
+            let wName = "\(steps[p].node.name)#bn_folded.weight", bName = "\(steps[p].node.name)#bn_folded.bias"
+            constants[wName] = .floats(newW.pointer, shape: ws, owner: newW)
+            constants[bName] = .floats(newB.pointer, shape: [m], owner: newB)
+            steps[p].node.inputs = [steps[p].node.inputs[0], wName, bName]
+            steps[p].node.outputs = bn.outputs
+            steps.remove(at: i)
+            r = readers()
+        }
+
+        i = 0
+        while i < steps.count {
+            let a = steps[i].node
+            var act: Activation?
+            switch a.op {
+            case "Relu": act = .relu
+            case "LeakyRelu": act = .leaky(a.attributes["alpha"]?.floatValue ?? 0.01)
+            case "Clip":
+                act = .clip(a.attributes["min"]?.floatValue ?? -.infinity, a.attributes["max"]?.floatValue ?? .infinity)
+            default: act = nil
+            }
+            guard let activation = act, let x = a.inputs.first, r[x] == 1, !keep.contains(x),
+                  let p = producer(of: x), ["Conv", "Gemm"].contains(steps[p].node.op), steps[p].activation == .none else {
+                i += 1
+                continue
+            }
+            steps[p].activation = activation
+            steps[p].node.outputs = a.outputs
+            steps.remove(at: i)
+            r = readers()
+        }
+    }
+}

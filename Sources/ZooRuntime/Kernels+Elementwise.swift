@@ -1,0 +1,210 @@
+import CBLAS
+import Foundation
+
+protocol BinaryOp { static func apply(_ a: Float, _ b: Float) -> Float }
+enum AddOp: BinaryOp { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a + b } }
+enum SubOp: BinaryOp { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a - b } }
+enum MulOp: BinaryOp { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a * b } }
+enum DivOp: BinaryOp { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a / b } }
+
+/// Row-major strides of `shape`, with 0 for dimensions broadcast to `out`.
+func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
+    let pad = out.count - shape.count
+    let full = Array(repeating: 1, count: pad) + shape
+    var strides = Array(repeating: 0, count: out.count)
+    var acc = 1
+    for d in stride(from: out.count - 1, through: 0, by: -1) {
+        strides[d] = full[d] == 1 && out[d] != 1 ? 0 : acc
+        acc *= full[d]
+    }
+    return strides
+}
+
+enum Elementwise {
+    static func binary(_ op: String, a: UnsafePointer<Float>, aShape: [Int], b: UnsafePointer<Float>, bShape: [Int],
+                       y: UnsafeMutablePointer<Float>, outShape: [Int], threads: Int) {
+        switch op {
+        case "Add": run(AddOp.self, a, aShape, b, bShape, y, outShape, threads)
+        case "Sub": run(SubOp.self, a, aShape, b, bShape, y, outShape, threads)
+        case "Mul": run(MulOp.self, a, aShape, b, bShape, y, outShape, threads)
+        default: run(DivOp.self, a, aShape, b, bShape, y, outShape, threads)
+        }
+    }
+
+    static func run<Op: BinaryOp>(_: Op.Type, _ a: UnsafePointer<Float>, _ aShape: [Int], _ b: UnsafePointer<Float>, _ bShape: [Int],
+                                  _ y: UnsafeMutablePointer<Float>, _ out: [Int], _ threads: Int) {
+        let count = out.reduce(1, *)
+        guard count > 0 else { return }
+        let aCount = aShape.reduce(1, *), bCount = bShape.reduce(1, *)
+        if aCount == count && bCount == count {
+            parallelFor(count, threads: threads, grain: 1 << 15) { r in for i in r { y[i] = Op.apply(a[i], b[i]) } }
+            return
+        }
+        if bCount == 1 && aCount == count {
+            let s = b[0]
+            parallelFor(count, threads: threads, grain: 1 << 15) { r in for i in r { y[i] = Op.apply(a[i], s) } }
+            return
+        }
+        if aCount == 1 && bCount == count {
+            let s = a[0]
+            parallelFor(count, threads: threads, grain: 1 << 15) { r in for i in r { y[i] = Op.apply(s, b[i]) } }
+            return
+        }
+        let rank = max(out.count, 1)
+        let shape = out.isEmpty ? [1] : out
+        let sa = out.isEmpty ? [0] : broadcastStrides(aShape, to: out)
+        let sb = out.isEmpty ? [0] : broadcastStrides(bShape, to: out)
+        let inner = shape[rank - 1]
+        let outer = count / inner
+        let ia = sa[rank - 1], ib = sb[rank - 1]
+        parallelFor(outer, threads: threads, grain: max(1, (1 << 15) / max(inner, 1))) { r in
+            for o in r {
+                var rem = o, offA = 0, offB = 0
+                for d in stride(from: rank - 2, through: 0, by: -1) {
+                    let idx = rem % shape[d]
+                    rem /= shape[d]
+                    offA += idx * sa[d]
+                    offB += idx * sb[d]
+                }
+                let dst = y + o * inner
+                if ia == 1 && ib == 0 {
+                    let s = b[offB]
+                    for i in 0..<inner { dst[i] = Op.apply(a[offA + i], s) }
+                } else if ia == 0 && ib == 1 {
+                    let s = a[offA]
+                    for i in 0..<inner { dst[i] = Op.apply(s, b[offB + i]) }
+                } else {
+                    for i in 0..<inner { dst[i] = Op.apply(a[offA + i * ia], b[offB + i * ib]) }
+                }
+            }
+        }
+    }
+
+    static func unary(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, threads: Int, _ f: (Float) -> Float) {
+        parallelFor(count, threads: threads, grain: 1 << 14) { r in for i in r { y[i] = f(x[i]) } }
+    }
+
+    static func softmax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, axis: Int, inner: Int, threads: Int) {
+        parallelFor(outer * inner, threads: threads, grain: max(1, 4096 / max(axis, 1))) { r in
+            for oi in r {
+                let o = oi / inner, i = oi % inner
+                let base = o * axis * inner + i
+                var m = -Float.infinity
+                for k in 0..<axis { m = max(m, x[base + k * inner]) }
+                var s: Float = 0
+                for k in 0..<axis {
+                    let e = expf(x[base + k * inner] - m)
+                    y[base + k * inner] = e
+                    s += e
+                }
+                let inv = 1 / s
+                for k in 0..<axis { y[base + k * inner] *= inv }
+            }
+        }
+    }
+
+    /// y = x · scale[c] + shift[c] over NC… (BatchNormalization not folded into a Conv).
+    static func channelAffine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, c: Int, plane: Int,
+                              scale: [Float], shift: [Float], threads: Int) {
+        parallelFor(n * c, threads: threads, grain: max(1, 16384 / max(plane, 1))) { r in
+            for nc in r {
+                let s = scale[nc % c], t = shift[nc % c]
+                let src = x + nc * plane, dst = y + nc * plane
+                for i in 0..<plane { dst[i] = src[i] * s + t }
+            }
+        }
+    }
+
+    /// Local response normalisation across channels (ONNX LRN).
+    static func lrn(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, c: Int, plane: Int,
+                    size: Int, alpha: Float, beta: Float, bias: Float, threads: Int) {
+        let before = (size - 1) / 2, after = size - 1 - before
+        parallelFor(n * c, threads: threads, grain: max(1, 4096 / max(plane, 1))) { r in
+            for nc in r {
+                let nn = nc / c, ch = nc % c
+                let lo = max(0, ch - before), hi = min(c - 1, ch + after)
+                for i in 0..<plane {
+                    var sq: Float = 0
+                    for k in lo...hi {
+                        let v = x[(nn * c + k) * plane + i]
+                        sq += v * v
+                    }
+                    y[nc * plane + i] = x[nc * plane + i] / powf(bias + alpha / Float(size) * sq, beta)
+                }
+            }
+        }
+    }
+
+    /// Mean over `axes` of a tensor of `shape` into `y` (keepdims does not change the data).
+    static func reduceMean(_ x: UnsafePointer<Float>, shape: [Int], axes: Set<Int>, y: UnsafeMutablePointer<Float>, outCount: Int) {
+        var outStrides = Array(repeating: 0, count: shape.count)
+        var acc = 1
+        for d in stride(from: shape.count - 1, through: 0, by: -1) where !axes.contains(d) {
+            outStrides[d] = acc
+            acc *= shape[d]
+        }
+        let total = shape.reduce(1, *)
+        for i in 0..<outCount { y[i] = 0 }
+        var idx = Array(repeating: 0, count: shape.count)
+        var off = 0
+        for i in 0..<total {
+            y[off] += x[i]
+            var d = shape.count - 1
+            while d >= 0 {
+                idx[d] += 1
+                off += outStrides[d]
+                if idx[d] < shape[d] { break }
+                off -= outStrides[d] * idx[d]
+                idx[d] = 0
+                d -= 1
+            }
+        }
+        let n = Float(total / max(outCount, 1))
+        for i in 0..<outCount { y[i] /= n }
+    }
+}
+
+enum GemmKernel {
+    /// Y[M,N] = alpha · op(A) · op(B) + beta · C (C broadcast to [M, N]).
+    static func gemm(a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafePointer<Float>?, cShape: [Int],
+                     y: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, transA: Bool, transB: Bool,
+                     alpha: Float, beta: Float, activation: Activation) {
+        var betaBLAS: Float = 0
+        if let c, beta != 0 {
+            let cm = cShape.count == 2 ? cShape[0] : 1
+            let cn = cShape.last ?? 1
+            for i in 0..<m {
+                for j in 0..<n { y[i * n + j] = beta * c[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)] }
+            }
+            betaBLAS = 1
+        }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n), betaBLAS, y, Int32(n))
+        if activation != .none {
+            for i in 0..<(m * n) { y[i] = activation.apply(y[i]) }
+        }
+    }
+
+    /// Numpy matmul with broadcast batch dimensions.
+    static func matmul(a: UnsafePointer<Float>, aShape: [Int], b: UnsafePointer<Float>, bShape: [Int], y: UnsafeMutablePointer<Float>, outShape: [Int]) {
+        var sa = aShape, sb = bShape
+        if sa.count == 1 { sa.insert(1, at: 0) }
+        if sb.count == 1 { sb.append(1) }
+        let m = sa[sa.count - 2], k = sa[sa.count - 1], n = sb[sb.count - 1]
+        let batchShape = Array(outShape.dropLast(aShape.count == 1 ? 0 : 1).dropLast(bShape.count == 1 ? 0 : 1))
+        let batch = batchShape.reduce(1, *)
+        let aBatch = Array(sa.dropLast(2)), bBatch = Array(sb.dropLast(2))
+        let stA = broadcastStrides(aBatch, to: batchShape), stB = broadcastStrides(bBatch, to: batchShape)
+        for bi in 0..<batch {
+            var rem = bi, offA = 0, offB = 0
+            for d in stride(from: batchShape.count - 1, through: 0, by: -1) {
+                let idx = rem % batchShape[d]
+                rem /= batchShape[d]
+                offA += idx * stA[d]
+                offB += idx * stB[d]
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
+                        a + offA * m * k, Int32(k), b + offB * k * n, Int32(n), 0, y + bi * m * n, Int32(n))
+        }
+    }
+}

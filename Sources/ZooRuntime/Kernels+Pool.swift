@@ -1,0 +1,85 @@
+import Foundation
+
+/// Static parameters of 2-D pooling (1-D pooling runs as H = 1).
+struct PoolParams {
+    var n, c, h, w: Int
+    var kh, kw: Int
+    var oh, ow: Int
+    var strideH, strideW, dilH, dilW: Int
+    var padTop, padLeft, padBottom, padRight: Int
+    var countIncludePad: Bool
+}
+
+enum PoolKernel {
+    static func maxPool(_ p: PoolParams, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, threads: Int) {
+        let plane = p.oh * p.ow
+        parallelFor(p.n * p.c, threads: threads, grain: max(1, 4096 / max(plane, 1))) { r in
+            for nc in r {
+                let src = x + nc * p.h * p.w, dst = y + nc * plane
+                for oh in 0..<p.oh {
+                    for ow in 0..<p.ow {
+                        var m = -Float.infinity
+                        for i in 0..<p.kh {
+                            let ih = oh * p.strideH - p.padTop + i * p.dilH
+                            if ih < 0 || ih >= p.h { continue }
+                            for j in 0..<p.kw {
+                                let iw = ow * p.strideW - p.padLeft + j * p.dilW
+                                if iw >= 0 && iw < p.w { m = max(m, src[ih * p.w + iw]) }
+                            }
+                        }
+                        dst[oh * p.ow + ow] = m
+                    }
+                }
+            }
+        }
+    }
+
+    /// Average over the window. With count_include_pad the divisor counts the
+    /// padded positions inside [−pad_begin, size + pad_end), as onnxruntime does;
+    /// without it, only the input positions.
+    static func averagePool(_ p: PoolParams, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, threads: Int) {
+        let plane = p.oh * p.ow
+        parallelFor(p.n * p.c, threads: threads, grain: max(1, 4096 / max(plane, 1))) { r in
+            for nc in r {
+                let src = x + nc * p.h * p.w, dst = y + nc * plane
+                for oh in 0..<p.oh {
+                    for ow in 0..<p.ow {
+                        var sum: Float = 0
+                        var inside = 0, padded = 0
+                        for i in 0..<p.kh {
+                            let ih = oh * p.strideH - p.padTop + i * p.dilH
+                            let rowInPad = ih >= -p.padTop && ih < p.h + p.padBottom
+                            for j in 0..<p.kw {
+                                let iw = ow * p.strideW - p.padLeft + j * p.dilW
+                                if rowInPad && iw >= -p.padLeft && iw < p.w + p.padRight { padded += 1 }
+                                if ih >= 0 && ih < p.h && iw >= 0 && iw < p.w {
+                                    sum += src[ih * p.w + iw]
+                                    inside += 1
+                                }
+                            }
+                        }
+                        let divisor = p.countIncludePad ? padded : inside
+                        dst[oh * p.ow + ow] = divisor > 0 ? sum / Float(divisor) : 0
+                    }
+                }
+            }
+        }
+    }
+
+    static func global(max isMax: Bool, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, planes: Int, size: Int, threads: Int) {
+        parallelFor(planes, threads: threads, grain: max(1, 16384 / max(size, 1))) { r in
+            for pIndex in r {
+                let src = x + pIndex * size
+                if isMax {
+                    var m = -Float.infinity
+                    for i in 0..<size { m = max(m, src[i]) }
+                    y[pIndex] = m
+                } else {
+                    var s: Float = 0
+                    for i in 0..<size { s += src[i] }
+                    y[pIndex] = s / Float(size)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import ZooCore
+
+/// Why a model cannot be planned or run.
+public enum RuntimeError: Error, LocalizedError, Equatable {
+    /// The runtime lacks kernels for these ops (reported at load, not at run time).
+    case unsupportedOps([String: Int])
+    case unsupportedForm(node: String, op: String, detail: String)
+    case missingInput(name: String, expected: [Dim])
+    case unknownInput(name: String, known: [String])
+    case inputShape(name: String, expected: [Dim], actual: [Int])
+    case inputDType(name: String, expected: DType, actual: DType)
+    case unknownOutput(name: String)
+    case shape(node: String, op: String, detail: String)
+    case invalidModel(detail: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .unsupportedOps(ops):
+            let list = ops.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }
+            return "the runtime has no kernel for: \(list.joined(separator: ", "))"
+        case let .unsupportedForm(node, op, detail):
+            return "node '\(node)' (\(op)): not supported by the runtime: \(detail)"
+        case let .missingInput(name, expected):
+            return "input '\(name)' \(ShapeMath.describe(expected)) was not given"
+        case let .unknownInput(name, known):
+            return "the model has no input '\(name)'; its inputs are \(known.joined(separator: ", "))"
+        case let .inputShape(name, expected, actual):
+            return "input '\(name)' has shape \(ShapeMath.describe(actual)), the model expects \(ShapeMath.describe(expected))"
+        case let .inputDType(name, expected, actual):
+            return "input '\(name)' is \(actual.rawValue), the model expects \(expected.rawValue)"
+        case let .unknownOutput(name):
+            return "the model has no value named '\(name)'; 'zoo inspect' lists its nodes and outputs"
+        case let .shape(node, op, detail):
+            return "node '\(node)' (\(op)): \(detail)"
+        case let .invalidModel(detail):
+            return "invalid model: \(detail)"
+        }
+    }
+}
