@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // System-library shims. C modules stay out of public API.
@@ -41,6 +42,7 @@ let package = Package(
         .target(name: "ZooCommands", dependencies: [
             "ZooCore", "ZooFormat", "ZooONNX", "ZooRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .executableTarget(name: "zoo", dependencies: ["ZooCommands"]),
 

@@ -29,7 +29,7 @@ public enum Parity {
     /// Compares `actual` with `expected` (same shape; any numeric dtypes).
     public static func compare(_ actual: Tensor, _ expected: Tensor, output: String, rtol: Double = defaultRtol, atol: Double = defaultAtol) throws -> ParityReport {
         guard actual.shape == expected.shape else {
-            throw RuntimeError.invalidModel(detail: "output '\(output)' has shape \(ShapeMath.describe(actual.shape)), the reference has \(ShapeMath.describe(expected.shape))")
+            throw RuntimeError.referenceShape(output: output, actual: actual.shape, expected: expected.shape)
         }
         let a = doubles(actual), e = doubles(expected)
         var maxAbs = 0.0, maxRel = 0.0, dot = 0.0, na = 0.0, ne = 0.0

@@ -13,6 +13,8 @@ public enum RuntimeError: Error, LocalizedError, Equatable {
     case unknownOutput(name: String)
     case shape(node: String, op: String, detail: String)
     case invalidModel(detail: String)
+    /// A reference output has a different shape from the model's output.
+    case referenceShape(output: String, actual: [Int], expected: [Int])
 
     public var errorDescription: String? {
         switch self {
@@ -35,6 +37,8 @@ public enum RuntimeError: Error, LocalizedError, Equatable {
             return "node '\(node)' (\(op)): \(detail)"
         case let .invalidModel(detail):
             return "invalid model: \(detail)"
+        case let .referenceShape(output, actual, expected):
+            return "output '\(output)' has shape \(ShapeMath.describe(actual)) but the reference has \(ShapeMath.describe(expected)); check that the reference was computed from the same input"
         }
     }
 }

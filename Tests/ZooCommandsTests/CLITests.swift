@@ -165,3 +165,71 @@ final class Scratch {
         #expect(r.stderr.contains("unknown model format"))
     }
 }
+
+@Suite struct RunAndParityCLITests {
+    static let onnx = CLI.repoRoot.appendingPathComponent("fixtures/onnx")
+    static func fixture(_ name: String) -> String { onnx.appendingPathComponent(name).path }
+
+    func converted(_ dir: Scratch, _ name: String) throws -> String {
+        let out = dir.url.appendingPathComponent("\(name).zoo").path
+        let r = try CLI.run(["convert", Self.fixture("\(name).onnx"), "-o", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        return out
+    }
+
+    @Test func runWritesOutputsThatMatchOnnxruntime() throws {
+        let dir = try Scratch()
+        let model = try converted(dir, "inception_block")
+        let y = dir.url.appendingPathComponent("y.npy").path
+        let r = try CLI.run(["run", model, "--input", Self.fixture("inception_block.in0.npy"), "-o", y])
+        #expect(r.status == 0, "\(r.stderr)")
+        let p = try CLI.run(["parity", model, "--input", Self.fixture("inception_block.in0.npy"), "--expect", Self.fixture("inception_block.out0.npy"), "--json"])
+        #expect(p.status == 0, "\(p.stderr)")
+        #expect(p.stdout.contains("\"passed\" : true"))
+        // The file written by run is exactly what parity compared.
+        let again = try CLI.run(["parity", model, "--input", Self.fixture("inception_block.in0.npy"), "--expect", y, "--rtol", "0", "--atol", "0"])
+        #expect(again.status == 0, "\(again.stderr)")
+    }
+
+    @Test func parityFailureExitsWith67() throws {
+        let dir = try Scratch()
+        let model = try converted(dir, "activations")
+        // Compare output 0 of one fixture against a different output of the same model.
+        let r = try CLI.run(["parity", model, "--input", Self.fixture("activations.in0.npy"), "--output", "relu",
+                             "--expect", Self.fixture("activations.out1.npy")])
+        #expect(r.status == ZooExitCode.parityFailure.rawValue, "\(r.stdout) \(r.stderr)")
+    }
+
+    @Test func topKPrintsRankedClasses() throws {
+        let dir = try Scratch()
+        let model = try converted(dir, "alexnet_tiny")
+        let r = try CLI.run(["run", model, "--input", Self.fixture("alexnet_tiny.in0.npy"), "--top", "3", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]]
+        let top = (obj?.first?["top"] as? [[[String: Any]]])?.first
+        #expect(top?.count == 3)
+        let scores = top?.compactMap { $0["score"] as? Double } ?? []
+        #expect(scores == scores.sorted(by: >))
+    }
+
+    @Test func intermediateOutputGoesToNpz() throws {
+        let dir = try Scratch()
+        let model = try converted(dir, "vgg_block")
+        let out = dir.url.appendingPathComponent("features.npz").path
+        let r = try CLI.run(["run", model, "--input", Self.fixture("vgg_block.in0.npy"), "--output", "pool1", "--output", "fc", "-o", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        let check = try CLI.run(["parity", model, "--input", Self.fixture("vgg_block.in0.npy"), "--output", "pool1",
+                                 "--expect", Self.fixture("vgg_block.mid.pool1.npy")])
+        #expect(check.status == 0, "\(check.stdout) \(check.stderr)")
+        #expect(FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test func wrongInputShapeIsAnInputErrorNamingTheInput() throws {
+        let dir = try Scratch()
+        let model = try converted(dir, "vgg_block")
+        let r = try CLI.run(["run", model, "--input", Self.fixture("alexnet_tiny.in0.npy")])
+        #expect(r.status == ZooExitCode.inputError.rawValue)
+        #expect(r.stderr.contains("input '"))
+        #expect(r.stderr.contains("the model expects"))
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import ZIPFoundation
+import ZooCore
+
+/// Reading and writing the tensors `zoo run` and `zoo parity` exchange with
+/// Python: `.npy` (one array) and `.npz` (a zip of named `.npy` arrays, as
+/// numpy.savez / savez_compressed write them).
+enum TensorFiles {
+    /// Largest array accepted from an .npz member (bounds decompression).
+    static let maxMemberBytes = 4 << 30
+
+    static func read(_ path: String) throws -> [String: Tensor] {
+        if path.lowercased().hasSuffix(".npz") { return try readNPZ(path) }
+        return ["": try readNPY(path)]
+    }
+
+    static func readNPY(_ path: String) throws -> Tensor {
+        do { return try NPY.read(path: path) } catch let e as NPY.Failure {
+            throw CLIError(message: e.localizedDescription, code: .inputError)
+        } catch let e as ZooCoreError {
+            throw CLIError(message: e.localizedDescription, code: .inputError)
+        }
+    }
+
+    static func readNPZ(_ path: String) throws -> [String: Tensor] {
+        let archive: Archive
+        do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
+            throw CLIError(message: "\(path): not a readable .npz (zip) file: \(error)", code: .inputError)
+        }
+        var out: [String: Tensor] = [:]
+        for entry in archive where entry.type == .file {
+            guard entry.path.hasSuffix(".npy"), !entry.path.contains("/"), !entry.path.contains("..") else { continue }
+            guard entry.uncompressedSize <= UInt64(maxMemberBytes) else {
+                throw CLIError(message: "\(path): member \(entry.path) is \(entry.uncompressedSize) bytes, above the \(maxMemberBytes)-byte limit", code: .inputError)
+            }
+            var data = Data()
+            do {
+                _ = try archive.extract(entry, skipCRC32: false) { chunk in
+                    data.append(chunk)
+                    if data.count > maxMemberBytes { throw CLIError(message: "\(path): member \(entry.path) decompresses past its declared size", code: .inputError) }
+                }
+            } catch let e as CLIError { throw e } catch {
+                throw CLIError(message: "\(path): cannot extract \(entry.path): \(error)", code: .inputError)
+            }
+            do {
+                out[String(entry.path.dropLast(4))] = try NPY.decode(Array(data), path: "\(path):\(entry.path)")
+            } catch {
+                throw CLIError(message: error.localizedDescription, code: .inputError)
+            }
+        }
+        return out
+    }
+
+    /// Writes one tensor as .npy, or several as .npz (stored, uncompressed).
+    static func write(_ tensors: [(String, Tensor)], to path: String) throws {
+        if path.lowercased().hasSuffix(".npz") {
+            let url = URL(fileURLWithPath: path)
+            let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+            try? FileManager.default.removeItem(at: tmp)
+            do {
+                let archive = try Archive(url: tmp, accessMode: .create)
+                for (name, t) in tensors {
+                    let bytes = Data(NPY.encode(t))
+                    try archive.addEntry(with: name + ".npy", type: .file, uncompressedSize: Int64(bytes.count), compressionMethod: .none) { position, size in
+                        bytes.subdata(in: Int(position)..<(Int(position) + size))
+                    }
+                }
+                guard rename(tmp.path, url.path) == 0 else { throw ZooCoreError.io(path: path, operation: "rename", errno: errno) }
+            } catch {
+                try? FileManager.default.removeItem(at: tmp)
+                throw CLIError(message: "\(path): cannot write: \(error.localizedDescription)", code: .ioError)
+            }
+        } else {
+            guard tensors.count == 1 else {
+                throw CLIError(message: "\(path): \(tensors.count) outputs need an .npz file (or pick one with --output NAME)", code: .usage)
+            }
+            do { try NPY.write(tensors[0].1, path: path) } catch {
+                throw CLIError(message: "\(path): cannot write: \(error.localizedDescription)", code: .ioError)
+            }
+        }
+    }
+}
