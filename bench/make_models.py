@@ -11,8 +11,9 @@ them on demand.
     python3 bench/make_models.py OUT_DIR [--only resnet50,vgg16] [--seed 0] [--no-check]
 
 Graphs look like a PyTorch export without Conv+BN folding: Conv (no bias) +
-BatchNormalization + Relu (Clip(0, 6) with constant min/max inputs for ReLU6),
-GlobalAveragePool + Flatten + Gemm heads, Dropout left out (inference).
+BatchNormalization + Relu (Clip(0, 6) with scalar-initializer min/max inputs for
+ReLU6; VGG16 has no BN and biased convs), GlobalAveragePool + Flatten + Gemm
+heads, Dropout left out (inference).
 Weights use He-style scales and BN statistics are non-trivial (running var
 ~U(0.5, 2), mean ~N(0, 0.1)); each model is checked with onnx.checker and one
 onnxruntime run whose largest softmax probability is printed, to show the
@@ -64,13 +65,13 @@ class Builder:
         self.shape[out] = shape
         return out
 
-    def conv(self, x, prefix, cout, k, s=1, p=0, group=1, bias=False, gain=2.0):
+    def conv(self, x, prefix, cout, k, s=1, p=0, group=1, bias=False):
         kh, kw = (k, k) if isinstance(k, int) else k
         sh, sw = (s, s) if isinstance(s, int) else s
         ph, pw = (p, p) if isinstance(p, int) else p
         cin, h, w = self.shape[x]
         fan_in = cin // group * kh * kw
-        wt = self._tensor(f"{prefix}.weight", self._normal((cout, cin // group, kh, kw), np.sqrt(gain / fan_in)))
+        wt = self._tensor(f"{prefix}.weight", self._normal((cout, cin // group, kh, kw), np.sqrt(2.0 / fan_in)))
         inputs = [x, wt]
         if bias:
             inputs.append(self._tensor(f"{prefix}.bias", self._normal((cout,), 0.01)))
@@ -114,17 +115,19 @@ class Builder:
         assert len(hw) == 1, (xs, hw)
         return self._node("Concat", xs, out, (sum(self.shape[x][0] for x in xs), *hw.pop()), axis=1)
 
-    def head(self, x, fc="fc"):
-        """GlobalAveragePool, Flatten, Gemm to 1000 classes, Softmax."""
+    def head(self, x, fc, logit_scale):
+        """GlobalAveragePool, Flatten, Gemm to 1000 classes (before the Softmax)."""
         c = self.shape[x][0]
         x = self._node("GlobalAveragePool", [x], "pool_out", (c, 1, 1))
         x = self._node("Flatten", [x], "flatten_out", (c,), axis=1)
-        return self.gemm(x, fc, 1000, last=True)
+        return self.gemm(x, fc, 1000, logit_scale)
 
-    def gemm(self, x, prefix, fout, last=False):
+    def gemm(self, x, prefix, fout, scale=np.sqrt(2.0)):
+        """Gemm with weight std scale/sqrt(fan_in). The classifier's scale is set per model
+        (measured on N(0, 1) inputs) so the logits' std is about 3: the softmax is then
+        neither near uniform nor one-hot, and a parity check on it means something."""
         (fin,) = self.shape[x]
-        # The classifier uses unit gain so the logits spread over a few units.
-        w = self._tensor(f"{prefix}.weight", self._normal((fout, fin), np.sqrt((1.0 if last else 2.0) / fin)))
+        w = self._tensor(f"{prefix}.weight", self._normal((fout, fin), scale / np.sqrt(fin)))
         b = self._tensor(f"{prefix}.bias", self._normal((fout,), 0.01))
         self.macs += fin * fout
         return self._node("Gemm", [x, w, b], f"{prefix}_out", (fout,), alpha=1.0, beta=1.0, transB=1)
@@ -178,7 +181,7 @@ def resnet50(rng):
                 x = conv_bn(b, x, f"{p}.downsample.0", f"{p}.downsample.1", width * 4, 1, s, act=None)
             x = b.relu(b.add(y, x, f"{p}_add"))
             cin = width * 4
-    return b.finish(b.head(x, "fc"))
+    return b.finish(b.head(x, "fc", 0.57))
 
 
 def vgg16(rng):
@@ -196,7 +199,7 @@ def vgg16(rng):
     x = b._node("Flatten", [x], "flatten_out", (c * h * w,), axis=1)
     x = b.relu(b.gemm(x, "classifier.0", 4096))
     x = b.relu(b.gemm(x, "classifier.3", 4096))
-    return b.finish(b.gemm(x, "classifier.6", 1000, last=True))
+    return b.finish(b.gemm(x, "classifier.6", 1000, 1.1))
 
 
 def mobilenetv2(rng):
@@ -218,7 +221,7 @@ def mobilenetv2(rng):
             x = b.add(x, y, f"features.{i}_add") if stride == 1 and cin == c else y
             cin, i = c, i + 1
     x = conv_bn(b, x, f"features.{i}.0", f"features.{i}.1", 1280, 1, act="relu6")
-    return b.finish(b.head(x, "classifier.1"))
+    return b.finish(b.head(x, "classifier.1", 1.75))
 
 
 def inception_v3(rng):
@@ -296,7 +299,7 @@ def inception_v3(rng):
     x = inception_e(x, "Mixed_7b")
     x = inception_e(x, "Mixed_7c")
     assert b.shape[x] == (2048, 8, 8), b.shape[x]
-    return b.finish(b.head(x, "fc"))
+    return b.finish(b.head(x, "fc", 2.3))
 
 
 MODELS = {"resnet50": resnet50, "vgg16": vgg16, "mobilenetv2": mobilenetv2, "inception_v3": inception_v3}

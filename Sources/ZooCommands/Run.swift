@@ -24,6 +24,9 @@ struct Run: ParsableCommand {
     @Flag(help: "Print latency on stderr.")
     var timing = false
 
+    @Flag(help: "Print time per op kind on stderr (for the last run).")
+    var profile = false
+
     @Flag(help: "Print machine-readable JSON on stdout.")
     var json = false
 
@@ -51,6 +54,7 @@ struct Run: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let session = try options.session()
+            session.profiling = profile
             let inputs = try options.inputs(for: session)
             var outputs = try options.run(session, inputs)
             var latencies: [Double] = []
@@ -66,6 +70,14 @@ struct Run: ParsableCommand {
                 let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
                 FileHandle.standardError.write(Data(String(format: "latency: median %.3f ms, min %.3f ms, mean %.3f ms over %d runs\n",
                                                            median, sorted[0], latencies.reduce(0, +) / Double(latencies.count), latencies.count).utf8))
+            }
+            if profile {
+                let total = session.profile.values.reduce(0) { $0 + $1.ms }
+                var rows = [["op", "nodes", "ms", "share"]]
+                for (op, v) in session.profile.sorted(by: { $0.value.ms > $1.value.ms }) {
+                    rows.append([op, String(v.count), String(format: "%.3f", v.ms), String(format: "%.1f%%", 100 * v.ms / max(total, 1e-9))])
+                }
+                FileHandle.standardError.write(Data((renderTable(rows, indent: "") + "\n").utf8))
             }
             let ordered = session.outputNames.map { ($0, outputs[$0]!) }
             if let outFile { try TensorFiles.write(ordered, to: outFile) }

@@ -46,10 +46,10 @@ extension InferenceSession {
             }
             return allocate(count)
         }
-        func emitUnary(_ f: (Float) -> Float) throws {
+        func emitUnary(_ op: Elementwise.Unary) throws {
             let x = try floatsIn(0)
             let (y, b) = output(inPlace: true)
-            Elementwise.unary(x, y, count: count, threads: threads, f)
+            Elementwise.unary(op, x, y, count: count, threads: threads)
             results = [.floats(y, shape: out, buffer: b)]
         }
         let attrs = node.attributes
@@ -69,11 +69,24 @@ extension InferenceSession {
                 dilH: is1D ? 1 : d[0], dilW: d.last!, padTop: is1D ? 0 : p[0], padLeft: is1D ? p[0] : p[1],
                 group: int("group", 1), activation: step.activation)
             let bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? try floatsIn(2) : nil
+            var residual: UnsafeMutablePointer<Float>?
+            var residualNeedsBroadcast = false
+            if step.residual != nil {
+                if input(3).shape == out { residual = try floatsIn(3) } else { residualNeedsBroadcast = true }
+            }
+            var conv = params
+            if residualNeedsBroadcast { conv.activation = .none }
             let (y, b) = allocate(count)
             var scratch: Buffer?
-            if params.scratchFloats > 0 { scratch = pool.take(params.scratchFloats) }
-            ConvKernel.run(params, x: try floatsIn(0), w: try floatsIn(1), bias: bias, y: y, scratch: scratch?.pointer, threads: threads)
+            let need = ConvKernel.scratchFloats(conv, threads: threads)
+            if need > 0 { scratch = pool.take(need) }
+            ConvKernel.run(conv, x: try floatsIn(0), w: try floatsIn(1), bias: bias, residual: residual, y: y, scratch: scratch?.pointer, threads: threads)
             if let scratch { pool.give(scratch) }
+            if residualNeedsBroadcast {
+                // The shortcut broadcasts: add it in a separate pass, then the activation.
+                Elementwise.binary("Add", a: y, aShape: out, b: try floatsIn(3), bShape: input(3).shape, y: y, outShape: out, threads: threads)
+                parallelFor(count, threads: threads, grain: 1 << 15) { r in Activations.apply(step.activation, y + r.lowerBound, count: r.count) }
+            }
             results = [.floats(y, shape: out, buffer: b)]
         case "MaxPool", "AveragePool":
             let x = input(0).shape
@@ -99,14 +112,13 @@ extension InferenceSession {
                               size: x.dropFirst(2).reduce(1, *), threads: threads)
             results = [.floats(y, shape: out, buffer: b)]
         case "Gemm":
-            let a = input(0).shape, bShape = input(1).shape
+            let a = input(0).shape
             let transA = int("transA") != 0, transB = int("transB") != 0
             let (y, buf) = allocate(count)
             let c = node.inputs.count > 2 && !node.inputs[2].isEmpty ? try floatsIn(2) : nil
             GemmKernel.gemm(a: try floatsIn(0), b: try floatsIn(1), c: c, cShape: c == nil ? [] : input(2).shape, y: y,
                             m: out[0], n: out[1], k: transA ? a[0] : a[1], transA: transA, transB: transB,
-                            alpha: float("alpha", 1), beta: float("beta", 1), activation: step.activation)
-            _ = bShape
+                            alpha: float("alpha", 1), beta: float("beta", 1), activation: step.activation, threads: threads)
             results = [.floats(y, shape: out, buffer: buf)]
         case "MatMul":
             let (y, b) = allocate(count)
@@ -119,21 +131,18 @@ extension InferenceSession {
                 let (y, b) = output(inPlace: input(0).shape == out)
                 Elementwise.binary(node.op, a: try floatsIn(0), aShape: input(0).shape, b: try floatsIn(1), bShape: input(1).shape,
                                    y: y, outShape: out, threads: threads)
+                if step.activation != .none {
+                    parallelFor(count, threads: threads, grain: 1 << 15) { r in Activations.apply(step.activation, y + r.lowerBound, count: r.count) }
+                }
                 results = [.floats(y, shape: out, buffer: b)]
             }
-        case "Relu": try emitUnary { max($0, 0) }
-        case "LeakyRelu":
-            let a = float("alpha", 0.01)
-            try emitUnary { $0 >= 0 ? $0 : $0 * a }
-        case "Clip":
-            let lo = float("min", -.infinity), hi = float("max", .infinity)
-            try emitUnary { min(max($0, lo), hi) }
-        case "Sigmoid": try emitUnary { 1 / (1 + expf(-$0)) }
-        case "HardSigmoid":
-            let a = float("alpha", 0.2), bb = float("beta", 0.5)
-            try emitUnary { max(0, min(1, a * $0 + bb)) }
-        case "HardSwish": try emitUnary { $0 * max(0, min(1, $0 / 6 + 0.5)) }
-        case "Tanh": try emitUnary { tanhf($0) }
+        case "Relu": try emitUnary(.relu)
+        case "LeakyRelu": try emitUnary(.leaky(float("alpha", 0.01)))
+        case "Clip": try emitUnary(.clip(float("min", -.infinity), float("max", .infinity)))
+        case "Sigmoid": try emitUnary(.sigmoid)
+        case "HardSigmoid": try emitUnary(.hardSigmoid(float("alpha", 0.2), float("beta", 0.5)))
+        case "HardSwish": try emitUnary(.hardSwish)
+        case "Tanh": try emitUnary(.tanh)
         case "Softmax":
             let x = input(0).shape, a = int("axis")
             let (y, b) = allocate(count)
@@ -167,7 +176,8 @@ extension InferenceSession {
                 results = [.ints(v, shape: out)]
             }
         case "Transpose":
-            results = [try move(input(0), count: count, out: out) { src, dst in DataKernel.transpose(src, shape: self.ins0Shape(ins), perm: ints("perm"), to: dst) }]
+            let shape = input(0).shape, perm = ints("perm")
+            results = [try move(input(0), count: count, out: out) { src, dst in DataKernel.transpose(src, shape: shape, perm: perm, to: dst) }]
         case "Slice":
             let shape = input(0).shape
             var starts = Array(repeating: 0, count: shape.count), steps = Array(repeating: 1, count: shape.count)
@@ -244,8 +254,6 @@ extension InferenceSession {
         }
     }
 
-    private func ins0Shape(_ ins: [RValue?]) -> [Int] { ins[0]!.shape }
-
     /// Runs a data-movement kernel on floats (pooled buffer) or ints (array).
     private func move(_ x: RValue, count: Int, out: [Int], _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) throws -> RValue {
         switch x {
@@ -254,10 +262,7 @@ extension InferenceSession {
             body(p, y)
             return .floats(y, shape: out, buffer: b)
         case .ints(let v, _):
-            // Integer tensors are small (shapes, indices): go through Float-free generic copies.
             var y = [Int64](repeating: 0, count: count)
-            let asFloat = v.map { Float(bitPattern: UInt32(truncatingIfNeeded: $0)) }
-            _ = asFloat
             try moveInts(v, into: &y, count: count, body: body)
             return .ints(y, shape: out)
         }

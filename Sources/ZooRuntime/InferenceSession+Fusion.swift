@@ -3,7 +3,8 @@ import ZooCore
 
 extension InferenceSession {
     /// Load-time rewrites: BatchNormalization folded into the Conv before it,
-    /// then Relu / Clip / LeakyRelu folded into the Conv or Gemm before them.
+    /// residual Adds folded into the Conv that feeds them, then Relu / Clip /
+    /// LeakyRelu folded into the Conv, Gemm or Add before them.
     /// A value that is read twice, is a requested output, or has non-constant
     /// parameters is left alone.
     static func fuse(_ steps: inout [Step], constants: inout [String: Constant], keep: Set<String>) {
@@ -48,6 +49,30 @@ extension InferenceSession {
             r = readers()
         }
 
+        // Residual shortcut: Add(conv(x), shortcut) becomes the conv with the
+        // shortcut added in its epilogue, executed where the Add was (both
+        // operands are ready there; the conv's own inputs were ready earlier).
+        i = 0
+        while i < steps.count {
+            let add = steps[i].node
+            guard add.op == "Add", add.inputs.count == 2 else { i += 1; continue }
+            var fused = false
+            for (c, other) in [(add.inputs[0], add.inputs[1]), (add.inputs[1], add.inputs[0])] where !fused {
+                guard r[c] == 1, !keep.contains(c), c != other, let p = producer(of: c), p < i,
+                      steps[p].node.op == "Conv", steps[p].activation == .none, steps[p].residual == nil else { continue }
+                var conv = steps[p]
+                var inputs = conv.node.inputs
+                while inputs.count < 3 { inputs.append("") }
+                conv.node.inputs = inputs + [other]
+                conv.node.outputs = add.outputs
+                conv.residual = other
+                steps[i] = conv
+                steps.remove(at: p)
+                fused = true
+            }
+            if fused { r = readers() } else { i += 1 }
+        }
+
         i = 0
         while i < steps.count {
             let a = steps[i].node
@@ -60,7 +85,7 @@ extension InferenceSession {
             default: act = nil
             }
             guard let activation = act, let x = a.inputs.first, r[x] == 1, !keep.contains(x),
-                  let p = producer(of: x), ["Conv", "Gemm"].contains(steps[p].node.op), steps[p].activation == .none else {
+                  let p = producer(of: x), ["Conv", "Gemm", "Add"].contains(steps[p].node.op), steps[p].activation == .none else {
                 i += 1
                 continue
             }

@@ -24,6 +24,8 @@ public final class InferenceSession: @unchecked Sendable {
     struct Step {
         var node: Node
         var activation: Activation = .none
+        /// A value added in the epilogue (fused residual Add); also the node's 4th input.
+        var residual: String?
     }
 
     let steps: [Step]
@@ -31,6 +33,11 @@ public final class InferenceSession: @unchecked Sendable {
     let lastUse: [String: Int]
     let pool = BufferPool()
     private let lock = NSLock()
+
+    /// When set, `run` records wall time per op kind in `profile`.
+    public var profiling = false
+    /// Milliseconds and node counts per op kind ("Conv+relu" for fused nodes) of the last profiled run.
+    public private(set) var profile: [String: (ms: Double, count: Int)] = [:]
 
     /// Opens a `.zoo` file; each weight is checked against its SHA-256 as it is loaded.
     public convenience init(file: ZooFile, threads: Int = ProcessInfo.processInfo.activeProcessorCount, outputs: [String]? = nil) throws {
@@ -63,7 +70,8 @@ public final class InferenceSession: @unchecked Sendable {
         for (i, s) in steps.enumerated() { for v in s.node.inputs where !v.isEmpty { last[v] = i } }
         for o in wanted { last[o] = Int.max }
         lastUse = last
-        openblas_set_num_threads(Int32(self.threads))
+        // BLAS runs single-threaded inside our own workers (one level of threads).
+        openblas_set_num_threads(1)
     }
 
     /// Bytes of activation buffers held by the pool (peak live set of the runs so far).
@@ -74,7 +82,6 @@ public final class InferenceSession: @unchecked Sendable {
     public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
         lock.lock()
         defer { lock.unlock() }
-        openblas_set_num_threads(Int32(threads))
         var env: [String: RValue] = [:]
         var bindings: [String: Int] = [:]
         for name in inputs.keys where !graph.inputs.contains(where: { $0.name == name }) {
@@ -92,8 +99,18 @@ public final class InferenceSession: @unchecked Sendable {
                 env[spec.name] = Constant(t).value
             }
         }
+        if profiling { profile = [:] }
         for (i, step) in steps.enumerated() {
+            let t0 = profiling ? DispatchTime.now().uptimeNanoseconds : 0
             try execute(step, index: i, env: &env)
+            if profiling {
+                var key = step.node.op
+                if step.residual != nil { key += "+Add" }
+                if step.activation != .none { key += "+\(step.activation)" }
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+                profile[key, default: (0, 0)].ms += ms
+                profile[key, default: (0, 0)].count += 1
+            }
         }
         var result: [String: Tensor] = [:]
         for name in outputNames {

@@ -32,22 +32,31 @@ struct ConvParams {
     var mg: Int { m / group }
     var isPointwise: Bool { kh == 1 && kw == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 && oh == h && ow == w }
     var isDepthwise: Bool { group == c && group == m && group > 1 }
-    /// Scratch floats needed for one im2col block (0 when no im2col is needed).
-    var scratchFloats: Int {
-        if isPointwise || isDepthwise { return 0 }
-        let rows = cg * kh * kw
-        return rows * blockColumns
-    }
-    /// Output columns per im2col block: caps the scratch at ~4M floats.
-    var blockColumns: Int {
-        let rows = max(1, cg * kh * kw)
-        return max(1, min(oh * ow, (4 << 20) / rows))
-    }
 }
 
 enum ConvKernel {
+    /// Scratch floats per worker for im2col blocks (~4 MiB: stays in L2/L3 between im2col and GEMM).
+    static let scratchPerWorker = 1 << 20
+
+    /// Output columns per im2col block for `rows` rows.
+    static func blockColumns(rows: Int, plane: Int, workers: Int) -> Int {
+        let byCache = max(16, scratchPerWorker / max(rows, 1))
+        // Enough blocks that every worker has work.
+        let byWorkers = max(16, (plane + workers - 1) / workers)
+        return max(1, min(plane, byCache, byWorkers))
+    }
+
     /// y[n, m, oh, ow] = act(b[m] + Σ w[m, c, i, j] · x[n, g·cg + c, oh·s − p + i·d, ow·s − p + j·d])
+    ///
+    /// Work is split by output columns: each worker im2col's a block into its
+    /// own scratch, multiplies it (single-threaded BLAS) and applies bias and
+    /// activation while the block is still in cache. One level of threads, so
+    /// BLAS threads and ours never compete for the cores.
+    ///
+    /// `residual`, when given, is added before the activation (a fused
+    /// ResNet shortcut: act(conv + bias + residual)), in the same pass.
     static func run(_ p: ConvParams, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                    residual: UnsafePointer<Float>? = nil,
                     y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?, threads: Int) {
         let plane = p.oh * p.ow
         if p.isDepthwise {
@@ -60,92 +69,163 @@ enum ConvKernel {
                 let xg = x + (n * p.c + g * p.cg) * p.h * p.w
                 let wg = w + g * p.mg * kSize
                 let yg = y + (n * p.m + g * p.mg) * plane
+                let bg = bias.map { $0 + g * p.mg }
+                let rg = residual.map { $0 + (n * p.m + g * p.mg) * plane }
                 if p.isPointwise {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(p.mg), Int32(plane), Int32(p.cg),
-                                1, wg, Int32(p.cg), xg, Int32(plane), 0, yg, Int32(plane))
+                    Gemm.parallel(m: p.mg, n: plane, k: p.cg, a: wg, lda: p.cg, b: xg, ldb: plane, c: yg, ldc: plane, threads: threads) { rows, cols in
+                        epilogue(yg, ld: plane, rows: rows, cols: cols, bias: bg, residual: rg, activation: p.activation)
+                    }
                     continue
                 }
-                let block = p.blockColumns
-                var start = 0
-                while start < plane {
-                    let cols = min(block, plane - start)
-                    im2col(p, x: xg, col: scratch!, start: start, cols: cols, threads: threads)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(p.mg), Int32(cols), Int32(kSize),
-                                1, wg, Int32(kSize), scratch!, Int32(cols), 0, yg + start, Int32(plane))
-                    start += cols
+                if plane < Gemm.columnSplitThreshold * threads {
+                    // Few output columns (late stages): one im2col, then split the filters across workers.
+                    parallelFor(kSize, threads: threads, grain: 64) { rows in
+                        im2col(p, x: xg, col: scratch!, start: 0, cols: plane, rows: rows)
+                    }
+                    Gemm.parallel(m: p.mg, n: plane, k: kSize, a: wg, lda: kSize, b: scratch!, ldb: plane, c: yg, ldc: plane, threads: threads) { rows, cols in
+                        epilogue(yg, ld: plane, rows: rows, cols: cols, bias: bg, residual: rg, activation: p.activation)
+                    }
+                    continue
+                }
+                let block = blockColumns(rows: kSize, plane: plane, workers: threads)
+                let blocks = (plane + block - 1) / block
+                parallelWorkers(blocks, threads: threads) { worker, range in
+                    for bi in range {
+                        let start = bi * block, cols = min(block, plane - start)
+                        let col = scratch! + worker * kSize * block
+                        im2col(p, x: xg, col: col, start: start, cols: cols, rows: 0..<kSize)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(p.mg), Int32(cols), Int32(kSize),
+                                    1, wg, Int32(kSize), col, Int32(cols), 0, yg + start, Int32(plane))
+                        epilogue(yg, ld: plane, rows: 0..<p.mg, cols: start..<(start + cols), bias: bg, residual: rg, activation: p.activation)
+                    }
                 }
             }
         }
-        epilogue(y, channels: p.m, plane: plane, batch: p.n, bias: bias, activation: p.activation, threads: threads)
     }
 
-    /// Adds the per-channel bias and applies the fused activation in place.
-    static func epilogue(_ y: UnsafeMutablePointer<Float>, channels: Int, plane: Int, batch: Int, bias: UnsafePointer<Float>?,
-                         activation: Activation, threads: Int) {
-        if bias == nil && activation == .none { return }
-        parallelFor(batch * channels, threads: threads, grain: max(1, 16384 / max(plane, 1))) { r in
-            for nc in r {
-                let b = bias?[nc % channels] ?? 0
-                let row = y + nc * plane
-                switch activation {
-                case .none: for i in 0..<plane { row[i] += b }
-                case .relu: for i in 0..<plane { row[i] = max(row[i] + b, 0) }
-                default: for i in 0..<plane { row[i] = activation.apply(row[i] + b) }
-                }
+    /// Scratch floats `run` needs for `threads` workers.
+    static func scratchFloats(_ p: ConvParams, threads: Int) -> Int {
+        if p.isPointwise || p.isDepthwise { return 0 }
+        let kSize = p.cg * p.kh * p.kw, plane = p.oh * p.ow
+        if plane < Gemm.columnSplitThreshold * threads { return kSize * plane }
+        let block = blockColumns(rows: kSize, plane: plane, workers: threads)
+        return threads * kSize * block
+    }
+
+    /// Adds the per-row bias and applies the activation to a block of a row-major matrix.
+    static func epilogue(_ y: UnsafeMutablePointer<Float>, ld: Int, rows: Range<Int>, cols: Range<Int>, bias: UnsafePointer<Float>?,
+                         residual: UnsafePointer<Float>? = nil, activation: Activation) {
+        if bias == nil && residual == nil && activation == .none { return }
+        for r in rows {
+            let b = bias?[r] ?? 0
+            let row = y + r * ld
+            if let res = residual {
+                let rrow = res + r * ld
+                for i in cols { row[i] = activation.apply(row[i] + b + rrow[i]) }
+                continue
+            }
+            switch activation {
+            case .none: for i in cols { row[i] += b }
+            case .relu: for i in cols { row[i] = max(row[i] + b, 0) }
+            default: for i in cols { row[i] = activation.apply(row[i] + b) }
             }
         }
     }
 
     /// Columns [start, start+cols) of the im2col matrix (rows = cg·kh·kw).
-    static func im2col(_ p: ConvParams, x: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>, start: Int, cols: Int, threads: Int) {
-        let rows = p.cg * p.kh * p.kw
-        parallelFor(rows, threads: threads, grain: max(1, 8192 / max(cols, 1))) { r in
-            for row in r {
+    /// Each output row segment is split analytically into left padding, the
+    /// valid run (a memcpy when the stride is 1) and right padding, so the
+    /// inner loop has no bounds checks.
+    static func im2col(_ p: ConvParams, x: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>, start: Int, cols: Int, rows: Range<Int>) {
+        do {
+            for row in rows {
                 let c = row / (p.kh * p.kw), ki = (row / p.kw) % p.kh, kj = row % p.kw
                 let src = x + c * p.h * p.w
                 let dst = col + row * cols
-                var oh = start / p.ow, ow = start % p.ow
-                for j in 0..<cols {
+                // Valid output columns for this kj: 0 <= ow*s - pad + kj*d < w.
+                let shift = kj * p.dilW - p.padLeft
+                let owLo = shift >= 0 ? 0 : min(p.ow, (-shift + p.strideW - 1) / p.strideW)
+                let owHi = max(owLo, min(p.ow, (p.w - 1 - shift) >= 0 ? (p.w - 1 - shift) / p.strideW + 1 : 0))
+                var j = 0
+                var oh = start / p.ow, ow0 = start % p.ow
+                while j < cols {
+                    let n = min(cols - j, p.ow - ow0)
                     let ih = oh * p.strideH - p.padTop + ki * p.dilH
-                    let iw = ow * p.strideW - p.padLeft + kj * p.dilW
-                    dst[j] = (ih >= 0 && ih < p.h && iw >= 0 && iw < p.w) ? src[ih * p.w + iw] : 0
-                    ow += 1
-                    if ow == p.ow { ow = 0; oh += 1 }
+                    let seg = dst + j
+                    if ih < 0 || ih >= p.h {
+                        seg.update(repeating: 0, count: n)
+                    } else {
+                        let srow = src + ih * p.w + shift
+                        let end = ow0 + n
+                        let lo = min(max(owLo, ow0), end), hi = max(min(owHi, end), lo)
+                        if lo > ow0 { seg.update(repeating: 0, count: lo - ow0) }
+                        if p.strideW == 1 {
+                            (seg + (lo - ow0)).update(from: srow + lo, count: hi - lo)
+                        } else {
+                            for ow in lo..<hi { seg[ow - ow0] = srow[ow * p.strideW] }
+                        }
+                        if end > hi { (seg + (hi - ow0)).update(repeating: 0, count: end - hi) }
+                    }
+                    j += n
+                    ow0 = 0
+                    oh += 1
                 }
             }
         }
     }
 
     /// One filter per channel: a direct loop beats im2col + GEMM with M = 1.
+    /// Taps are accumulated row by row over the valid output range of each
+    /// tap, so the inner loop is a branch-free multiply-add the compiler vectorises.
     static func depthwise(_ p: ConvParams, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                           y: UnsafeMutablePointer<Float>, threads: Int) {
         let plane = p.oh * p.ow
+        // Valid output columns per kernel column (0 <= ow*s - pad + kj*d < w).
+        let ranges: [(lo: Int, hi: Int, shift: Int)] = (0..<p.kw).map { kj in
+            let shift = kj * p.dilW - p.padLeft
+            let lo = shift >= 0 ? 0 : min(p.ow, (-shift + p.strideW - 1) / p.strideW)
+            let hi = max(lo, min(p.ow, (p.w - 1 - shift) >= 0 ? (p.w - 1 - shift) / p.strideW + 1 : 0))
+            return (lo, hi, shift)
+        }
         parallelFor(p.n * p.c, threads: threads, grain: max(1, 4096 / max(plane, 1))) { r in
             for nc in r {
                 let c = nc % p.c
                 let src = x + nc * p.h * p.w
-                let dst = y + nc * plane
                 let k = w + c * p.kh * p.kw
                 let b = bias?[c] ?? 0
                 for oh in 0..<p.oh {
-                    let ih0 = oh * p.strideH - p.padTop
-                    for ow in 0..<p.ow {
-                        let iw0 = ow * p.strideW - p.padLeft
-                        var acc = b
-                        for i in 0..<p.kh {
-                            let ih = ih0 + i * p.dilH
-                            if ih < 0 || ih >= p.h { continue }
-                            let srow = src + ih * p.w
-                            let krow = k + i * p.kw
-                            for j in 0..<p.kw {
-                                let iw = iw0 + j * p.dilW
-                                if iw >= 0 && iw < p.w { acc += srow[iw] * krow[j] }
+                    let row = y + nc * plane + oh * p.ow
+                    row.update(repeating: b, count: p.ow)
+                    for i in 0..<p.kh {
+                        let ih = oh * p.strideH - p.padTop + i * p.dilH
+                        if ih < 0 || ih >= p.h { continue }
+                        let srow = src + ih * p.w
+                        for j in 0..<p.kw {
+                            let kv = k[i * p.kw + j]
+                            let (lo, hi, shift) = ranges[j]
+                            if p.strideW == 1 {
+                                let s = srow + shift
+                                for ow in lo..<hi { row[ow] += s[ow] * kv }
+                            } else {
+                                for ow in lo..<hi { row[ow] += srow[ow * p.strideW + shift] * kv }
                             }
                         }
-                        dst[oh * p.ow + ow] = p.activation.apply(acc)
                     }
+                    Activations.apply(p.activation, row, count: p.ow)
                 }
             }
+        }
+    }
+}
+
+/// Activations applied in place, one specialised loop per kind.
+enum Activations {
+    static func apply(_ a: Activation, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        switch a {
+        case .none: return
+        case .relu: for i in 0..<count { y[i] = max(y[i], 0) }
+        case .clip(let lo, let hi): for i in 0..<count { y[i] = min(max(y[i], lo), hi) }
+        case .leaky(let s): for i in 0..<count { let v = y[i]; y[i] = v >= 0 ? v : v * s }
         }
     }
 }

@@ -80,8 +80,26 @@ enum Elementwise {
         }
     }
 
-    static func unary(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, threads: Int, _ f: (Float) -> Float) {
-        parallelFor(count, threads: threads, grain: 1 << 14) { r in for i in r { y[i] = f(x[i]) } }
+    /// Unary ops, one specialised loop each (a closure call per element costs more than the op).
+    enum Unary {
+        case relu, sigmoid, tanh, hardSwish
+        case leaky(Float)
+        case clip(Float, Float)
+        case hardSigmoid(Float, Float)
+    }
+
+    static func unary(_ op: Unary, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, threads: Int) {
+        parallelFor(count, threads: threads, grain: 1 << 15) { r in
+            switch op {
+            case .relu: for i in r { y[i] = max(x[i], 0) }
+            case .leaky(let a): for i in r { let v = x[i]; y[i] = v >= 0 ? v : v * a }
+            case .clip(let lo, let hi): for i in r { y[i] = min(max(x[i], lo), hi) }
+            case .sigmoid: for i in r { y[i] = 1 / (1 + expf(-x[i])) }
+            case .tanh: for i in r { y[i] = tanhf(x[i]) }
+            case .hardSigmoid(let a, let b): for i in r { y[i] = max(0, min(1, a * x[i] + b)) }
+            case .hardSwish: for i in r { let v = x[i]; y[i] = v * max(0, min(1, v / 6 + 0.5)) }
+            }
+        }
     }
 
     static func softmax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, axis: Int, inner: Int, threads: Int) {
@@ -164,11 +182,40 @@ enum Elementwise {
     }
 }
 
+/// Matrix products on our threads over single-threaded BLAS calls.
+enum Gemm {
+    /// Below this many output columns per worker, split by rows instead:
+    /// BLAS is inefficient on narrow blocks.
+    static let columnSplitThreshold = 128
+
+    /// C[m×n] = A[m×k] · B[k×n] (row-major, no transposes), split across
+    /// threads by columns (or by rows when there are few columns); `finish`
+    /// runs on each finished block, while it is in cache.
+    static func parallel(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                         c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, finish: (Range<Int>, Range<Int>) -> Void) {
+        let flops = 2 * m * n * k
+        let workers = flops < (1 << 21) ? 1 : threads
+        if n >= columnSplitThreshold * workers || m < workers * 16 {
+            parallelFor(n, threads: workers, grain: 16) { cols in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(cols.count), Int32(k), 1, a, Int32(lda),
+                            b + cols.lowerBound, Int32(ldb), 0, c + cols.lowerBound, Int32(ldc))
+                finish(0..<m, cols)
+            }
+        } else {
+            parallelFor(m, threads: workers, grain: 16) { rows in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(n), Int32(k), 1, a + rows.lowerBound * lda, Int32(lda),
+                            b, Int32(ldb), 0, c + rows.lowerBound * ldc, Int32(ldc))
+                finish(rows, 0..<n)
+            }
+        }
+    }
+}
+
 enum GemmKernel {
     /// Y[M,N] = alpha · op(A) · op(B) + beta · C (C broadcast to [M, N]).
     static func gemm(a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafePointer<Float>?, cShape: [Int],
                      y: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, transA: Bool, transB: Bool,
-                     alpha: Float, beta: Float, activation: Activation) {
+                     alpha: Float, beta: Float, activation: Activation, threads: Int) {
         var betaBLAS: Float = 0
         if let c, beta != 0 {
             let cm = cShape.count == 2 ? cShape[0] : 1
@@ -178,10 +225,16 @@ enum GemmKernel {
             }
             betaBLAS = 1
         }
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n), betaBLAS, y, Int32(n))
-        if activation != .none {
-            for i in 0..<(m * n) { y[i] = activation.apply(y[i]) }
+        // Split the output columns across threads (a classifier at batch 1 is one row).
+        let workers = 2 * m * n * k < (1 << 21) ? 1 : threads
+        parallelFor(n, threads: workers, grain: 16) { cols in
+            let bCols = transB ? b + cols.lowerBound * k : b + cols.lowerBound
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(cols.count), Int32(k), alpha, a, Int32(transA ? m : k), bCols, Int32(transB ? k : n),
+                        betaBLAS, y + cols.lowerBound, Int32(n))
+            if activation != .none {
+                for r in 0..<m { for j in cols { y[r * n + j] = activation.apply(y[r * n + j]) } }
+            }
         }
     }
 

@@ -11,23 +11,33 @@ struct PoolParams {
 }
 
 enum PoolKernel {
+    /// Max over each window, accumulated tap by tap over each output row's
+    /// valid range (no bounds checks in the inner loop), like the depthwise conv.
     static func maxPool(_ p: PoolParams, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, threads: Int) {
         let plane = p.oh * p.ow
+        let ranges: [(lo: Int, hi: Int, shift: Int)] = (0..<p.kw).map { kj in
+            let shift = kj * p.dilW - p.padLeft
+            let lo = shift >= 0 ? 0 : min(p.ow, (-shift + p.strideW - 1) / p.strideW)
+            let hi = max(lo, min(p.ow, (p.w - 1 - shift) >= 0 ? (p.w - 1 - shift) / p.strideW + 1 : 0))
+            return (lo, hi, shift)
+        }
         parallelFor(p.n * p.c, threads: threads, grain: max(1, 4096 / max(plane, 1))) { r in
             for nc in r {
-                let src = x + nc * p.h * p.w, dst = y + nc * plane
+                let src = x + nc * p.h * p.w
                 for oh in 0..<p.oh {
-                    for ow in 0..<p.ow {
-                        var m = -Float.infinity
-                        for i in 0..<p.kh {
-                            let ih = oh * p.strideH - p.padTop + i * p.dilH
-                            if ih < 0 || ih >= p.h { continue }
-                            for j in 0..<p.kw {
-                                let iw = ow * p.strideW - p.padLeft + j * p.dilW
-                                if iw >= 0 && iw < p.w { m = max(m, src[ih * p.w + iw]) }
+                    let row = y + nc * plane + oh * p.ow
+                    row.update(repeating: -.infinity, count: p.ow)
+                    for i in 0..<p.kh {
+                        let ih = oh * p.strideH - p.padTop + i * p.dilH
+                        if ih < 0 || ih >= p.h { continue }
+                        let srow = src + ih * p.w
+                        for (lo, hi, shift) in ranges {
+                            if p.strideW == 1 {
+                                for ow in lo..<hi { row[ow] = max(row[ow], srow[ow + shift]) }
+                            } else {
+                                for ow in lo..<hi { row[ow] = max(row[ow], srow[ow * p.strideW + shift]) }
                             }
                         }
-                        dst[oh * p.ow + ow] = m
                     }
                 }
             }

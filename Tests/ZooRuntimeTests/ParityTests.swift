@@ -105,6 +105,9 @@ import ZooONNX
         let session = try InferenceSession(model: model)
         #expect(!session.steps.contains { $0.node.op == "BatchNormalization" })
         #expect(session.steps.contains { $0.node.op == "Conv" && $0.activation == .relu })
+        // The shortcut Add (and the Relu after it) run in a convolution's epilogue.
+        #expect(session.steps.contains { $0.node.op == "Conv" && $0.residual != nil && $0.activation == .relu })
+        #expect(!session.steps.contains { $0.node.op == "Add" })
         #expect(session.steps.count < model.graph.nodes.count)
     }
 }

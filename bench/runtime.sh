@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Times zoo's CPU runtime against onnxruntime on full-size ResNet50, VGG16,
+# MobileNetV2 and InceptionV3 (random weights, bench/make_models.py), side by
+# side in one run with the same thread count: batch-1 median latency, batch-8
+# throughput, peak RSS of each process, and zoo-vs-ORT parity on the batch-1 output.
+# Usage: bench/runtime.sh [OUT_DIR]   (default bench/out; nothing here is committed)
+#   THREADS=2   threads for both engines (ORT: intra_op_num_threads; zoo: --threads)
+#   MODELS=resnet50,vgg16,mobilenetv2,inception_v3   a subset, comma-separated
+#   PROCS=3     fresh processes per engine and batch, interleaved ORT, zoo, ORT, zoo...;
+#               the table keeps each engine's best median. The shared 2-core VM's speed
+#               drifts for seconds to minutes at a time (ORT's MobileNetV2 batch 1 was
+#               4.2 ms in some minutes and 7.0 ms in others), so both engines sample the
+#               same windows and a single slow window does not decide a ratio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-bench/out}
+threads=${THREADS:-2}
+models=${MODELS:-resnet50,vgg16,mobilenetv2,inception_v3}
+procs=${PROCS:-3}
+mdir="$out/models"
+res="$out/runtime"
+mkdir -p "$mdir" "$res"
+scripts/setup.sh --bench
+python3 -c "import onnx, onnxruntime" 2>/dev/null || python3 -m pip install -q -r fixtures/generator/requirements.txt
+swift build -c release --product zoo >/dev/null
+zoo=$(swift build -c release --show-bin-path)/zoo
+echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), THREADS=$threads, PROCS=$procs," \
+  "onnxruntime $(python3 -c 'import onnxruntime; print(onnxruntime.__version__)')"
+median_of() {  # the median (ms) in an ort_latency.py JSON line or a `zoo run --timing` stderr
+  case "$1" in
+    *.json) python3 -c 'import json, sys; print("%.2f" % json.load(open(sys.argv[1]))["median_ms"])' "$1" ;;
+    *) sed -n 's/^latency: median \([0-9.]*\) ms.*/\1/p' "$1" | head -n 1 ;;
+  esac
+}
+
+IFS=, read -r -a names <<< "$models"
+for m in "${names[@]}"; do
+  case "$m" in
+    inception_v3) size=299 ;;
+    resnet50 | vgg16 | mobilenetv2) size=224 ;;
+    *) echo "runtime.sh: unknown model $m" >&2; exit 64 ;;
+  esac
+  src="$mdir/$m.onnx" dst="$mdir/$m.zoo"
+  [ -f "$src" ] || python3 bench/make_models.py "$mdir" --only "$m"
+  "$zoo" convert "$src" -o "$dst" >/dev/null
+  for b in 1 8; do
+    x="$mdir/input_${size}_b$b.npy"
+    [ -f "$x" ] || python3 -c "import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng($b).standard_normal(($b, 3, $size, $size), dtype=np.float32))" "$x"
+  done
+  cat "$src" "$dst" > /dev/null   # page cache warm for both engines
+  rm -f "$res/$m".*
+
+  echo
+  for b in 1 8; do
+    x="$mdir/input_${size}_b$b.npy" n=20
+    [ "$b" = 1 ] || n=10
+    ort_ms=() zoo_ms=()
+    for p in $(seq 1 "$procs"); do
+      save=()
+      [ "$b" = 1 ] && [ "$p" = 1 ] && save=(--save-output "$res/$m.ort_b1.npy")
+      f="$res/$m.b$b.p$p"
+      /usr/bin/time -f %M -o "$f.ort.rss" \
+        python3 bench/ort_latency.py "$src" "$x" --threads "$threads" --warmup 3 --runs "$n" "${save[@]}" > "$f.ort.json"
+      ort_ms+=("$(median_of "$f.ort.json")")
+      # zoo run does one warm-up run itself, then N timed runs; a failure is reported in the table, not fatal.
+      rc=0
+      /usr/bin/time -f %M -o "$f.zoo.rss" \
+        "$zoo" run "$dst" --input "$x" --threads "$threads" --repeat "$n" --timing > /dev/null 2> "$f.zoo.txt" || rc=$?
+      echo "$rc" > "$f.zoo.rc"
+      if [ "$rc" != 0 ]; then
+        zoo_ms+=("failed (exit $rc: $(tail -n 1 "$f.zoo.txt"))")
+        break
+      fi
+      zoo_ms+=("$(median_of "$f.zoo.txt")")
+    done
+    echo "$m batch $b, median ms of $n runs per process: ORT ${ort_ms[*]} | zoo ${zoo_ms[*]}"
+  done
+
+  rc=0
+  "$zoo" parity "$dst" --input "$mdir/input_${size}_b1.npy" --expect "$res/$m.ort_b1.npy" \
+    --rtol 1e-3 --atol 1e-4 --json > "$res/$m.parity.json" 2> "$res/$m.parity.txt" || rc=$?
+  echo "$rc" > "$res/$m.parity.rc"
+  python3 - "$res" "$m" <<'PY'
+import json, sys
+res, m = sys.argv[1:3]
+rc = open(f"{res}/{m}.parity.rc").read().strip()
+def reports(v):  # the parity reports (one per output), wherever the JSON nests them
+    if isinstance(v, dict):
+        if "maxAbsError" in v:
+            yield v
+        for w in v.values():
+            yield from reports(w)
+    elif isinstance(v, list):
+        for w in v:
+            yield from reports(w)
+try:
+    rs = list(reports(json.load(open(f"{res}/{m}.parity.json"))))
+except ValueError:
+    rs = []
+if rs:
+    ok = rc == "0" and all(r.get("passed") for r in rs)
+    print(f"{m} parity vs ORT, batch 1 (rtol 1e-3, atol 1e-4): {'pass' if ok else 'FAIL'}, "
+          f"max abs error {max(r['maxAbsError'] for r in rs):.3g}")
+else:
+    err = open(f"{res}/{m}.parity.txt").read().strip().splitlines()
+    print(f"{m} parity: zoo parity failed (exit {rc}): {err[-1] if err else 'no output'}")
+PY
+done
+
+python3 - "$res" "$models" "$threads" "$procs" > "$out/runtime.md" <<'PY'
+import glob, json, os, re, sys
+res, models, threads, procs = sys.argv[1], sys.argv[2].split(","), sys.argv[3], sys.argv[4]
+
+def read(path):
+    return open(path).read() if os.path.exists(path) else ""
+
+def runs(m, b, engine):
+    """(median ms, peak RSS KiB) per process; None for the whole engine when a zoo run failed."""
+    out = []
+    for f in sorted(glob.glob(f"{res}/{m}.b{b}.p*.{engine}.rss")):
+        base = f[: -len(".rss")]
+        rss = read(f).split()
+        kib = int(rss[-1]) if rss and rss[-1].isdigit() else None
+        if engine == "ort":
+            out.append((json.loads(read(base + ".json"))["median_ms"], kib))
+        else:
+            hit = re.search(r"^latency: median ([0-9.]+) ms", read(base + ".txt"), re.M)
+            if read(base + ".rc").strip() != "0" or not hit:
+                return None
+            out.append((float(hit.group(1)), kib))
+    return out or None
+
+def best(rs):  # best median over processes, worst peak RSS
+    return (None, None) if not rs else (min(r[0] for r in rs), max((r[1] or 0) for r in rs) / 1024)
+
+def parity(m):
+    def reports(v):
+        if isinstance(v, dict):
+            if "maxAbsError" in v:
+                yield v
+            for w in v.values():
+                yield from reports(w)
+        elif isinstance(v, list):
+            for w in v:
+                yield from reports(w)
+    try:
+        rs = list(reports(json.loads(read(f"{res}/{m}.parity.json"))))
+    except ValueError:
+        rs = []
+    if not rs:
+        return "zoo parity failed"
+    ok = read(f"{res}/{m}.parity.rc").strip() == "0" and all(r.get("passed") for r in rs)
+    return f"{max(r['maxAbsError'] for r in rs):.2g} ({'pass' if ok else '**FAIL**'})"
+
+f = lambda v, d=1: "failed" if v is None else f"{v:.{d}f}"
+print(f"Threads: {threads} for both engines. Batch 1: median latency (ms) of 20 runs after warm-up; batch 8: "
+      f"images/s from the median of 10 runs; each the best of {procs} fresh processes per engine, run interleaved. "
+      "Ratios are zoo / ORT: latency < 1 and throughput > 1 mean zoo is faster. Peak RSS: whole process, "
+      "batch 1 / batch 8, MiB. Parity: zoo vs ORT on the batch-1 softmax output, rtol 1e-3, atol 1e-4.")
+print()
+print("| model | b1 zoo ms | b1 ORT ms | b1 ratio | b8 zoo img/s | b8 ORT img/s | b8 ratio | peak RSS zoo | peak RSS ORT | parity max abs error |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for m in models:
+    (z1, zr1), (z8, zr8) = best(runs(m, 1, "zoo")), best(runs(m, 8, "zoo"))
+    (o1, or1), (o8, or8) = best(runs(m, 1, "ort")), best(runs(m, 8, "ort"))
+    zt8, ot8 = (None if z8 is None else 8e3 / z8), 8e3 / o8
+    r1 = None if z1 is None else z1 / o1
+    r8 = None if zt8 is None else zt8 / ot8
+    print(f"| {m} | {f(z1, 2)} | {o1:.2f} | {f(r1, 2)} | {f(zt8)} | {ot8:.1f} | {f(r8, 2)} | "
+          f"{f(zr1, 0)} / {f(zr8, 0)} | {or1:.0f} / {or8:.0f} | {parity(m)} |")
+PY
+echo
+cat "$out/runtime.md"
+echo "written to $out/runtime.md"
