@@ -121,14 +121,11 @@ enum ConvKernel {
             let row = y + r * ld
             if let res = residual {
                 let rrow = res + r * ld
-                for i in cols { row[i] = activation.apply(row[i] + b + rrow[i]) }
-                continue
+                for i in cols { row[i] += b + rrow[i] }
+            } else if b != 0 {
+                for i in cols { row[i] += b }
             }
-            switch activation {
-            case .none: for i in cols { row[i] += b }
-            case .relu: for i in cols { row[i] = max(row[i] + b, 0) }
-            default: for i in cols { row[i] = activation.apply(row[i] + b) }
-            }
+            Activations.apply(activation, row + cols.lowerBound, count: cols.count)
         }
     }
 
@@ -187,6 +184,7 @@ enum ConvKernel {
             let hi = max(lo, min(p.ow, (p.w - 1 - shift) >= 0 ? (p.w - 1 - shift) / p.strideW + 1 : 0))
             return (lo, hi, shift)
         }
+        let is3x3 = p.kh == 3 && p.kw == 3 && p.dilH == 1 && p.dilW == 1
         parallelFor(p.n * p.c, threads: threads, grain: max(1, 4096 / max(plane, 1))) { r in
             for nc in r {
                 let c = nc % p.c
@@ -195,6 +193,50 @@ enum ConvKernel {
                 let b = bias?[c] ?? 0
                 for oh in 0..<p.oh {
                     let row = y + nc * plane + oh * p.ow
+                    let ih0 = oh * p.strideH - p.padTop
+                    if is3x3 && ih0 >= 0 && ih0 + 2 < p.h {
+                        // All three input rows exist: nine taps in registers for the
+                        // interior columns, the generic path only at the edges.
+                        let lo = max(ranges[0].lo, ranges[1].lo, ranges[2].lo)
+                        let hi = max(lo, min(ranges[0].hi, ranges[1].hi, ranges[2].hi))
+                        let r0 = src + ih0 * p.w - p.padLeft, r1 = r0 + p.w, r2 = r1 + p.w
+                        let k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6], k7 = k[7], k8 = k[8]
+                        let st = p.strideW
+                        var start = lo
+                        if st == 1 {
+                            // Four outputs per step with SIMD (unaligned loads at the tap offsets).
+                            func load(_ q: UnsafePointer<Float>) -> SIMD4<Float> { UnsafeRawPointer(q).loadUnaligned(as: SIMD4<Float>.self) }
+                            let bv = SIMD4<Float>(repeating: b)
+                            while start + 4 <= hi {
+                                let i = start
+                                var acc = bv + k0 * load(r0 + i) + k1 * load(r0 + i + 1) + k2 * load(r0 + i + 2)
+                                acc += k3 * load(r1 + i) + k4 * load(r1 + i + 1) + k5 * load(r1 + i + 2)
+                                acc += k6 * load(r2 + i) + k7 * load(r2 + i + 1) + k8 * load(r2 + i + 2)
+                                UnsafeMutableRawPointer(row + i).storeBytes(of: acc, as: SIMD4<Float>.self)
+                                start += 4
+                            }
+                        }
+                        for ow in start..<hi {
+                            let i = ow * st
+                            var acc = b + k0 * r0[i] + k1 * r0[i + 1] + k2 * r0[i + 2]
+                            acc += k3 * r1[i] + k4 * r1[i + 1] + k5 * r1[i + 2]
+                            acc += k6 * r2[i] + k7 * r2[i + 1] + k8 * r2[i + 2]
+                            row[ow] = acc
+                        }
+                        for ow in 0..<p.ow where ow < lo || ow >= hi {
+                            var acc = b
+                            for i in 0..<3 {
+                                let srow = src + (ih0 + i) * p.w
+                                for j in 0..<3 {
+                                    let iw = ow * st - p.padLeft + j
+                                    if iw >= 0 && iw < p.w { acc += srow[iw] * k[i * 3 + j] }
+                                }
+                            }
+                            row[ow] = acc
+                        }
+                        Activations.apply(p.activation, row, count: p.ow)
+                        continue
+                    }
                     row.update(repeating: b, count: p.ow)
                     for i in 0..<p.kh {
                         let ih = oh * p.strideH - p.padTop + i * p.dilH
