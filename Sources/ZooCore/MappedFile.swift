@@ -42,6 +42,18 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_WILLNEED)
     }
 
+    /// Drops the whole pages inside [start, start + count) from this process's
+    /// resident set (MADV_DONTNEED on a read-only file mapping: the data stay
+    /// in the page cache and are faulted back in if read again).
+    public func releasePages(in start: UnsafeRawPointer, count: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (Int(bitPattern: start) + page - 1) / page * page
+        let hi = (Int(bitPattern: start) + count) / page * page
+        guard hi > lo, let base = bytes.baseAddress,
+              lo >= Int(bitPattern: base), hi <= Int(bitPattern: base) + bytes.count else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: lo), hi - lo, MADV_DONTNEED)
+    }
+
     deinit {
         if let base = bytes.baseAddress {
             munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)

@@ -48,6 +48,14 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit { allocation?.deallocate() }
+
+    /// Tells the kernel this view's pages are no longer needed (they are
+    /// re-read from the file if touched again). Only file-backed views are
+    /// released: on owned memory the hint would discard data.
+    public func releaseResidentPages() {
+        guard let mapped = owner as? MappedFile, let base = bytes.baseAddress, bytes.count > 0 else { return }
+        mapped.releasePages(in: base, count: bytes.count)
+    }
 }
 
 /// A dense, row-major, little-endian n-dimensional array.

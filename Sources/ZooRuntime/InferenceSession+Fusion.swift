@@ -40,6 +40,10 @@ extension InferenceSession {
                 for k in 0..<per { newW.pointer[o * per + k] = w[o * per + k] * s }
                 newB.pointer[o] = ((bias?[o] ?? 0) - mean[o]) * s + beta[o]
             }
+            // The unfolded weights are not read again: drop their pages from memory.
+            if case .floats(_, _, let owner)? = constants[steps[p].node.inputs[1]], let storage = owner as? TensorStorage {
+                storage.releaseResidentPages()
+            }
             let wName = "\(steps[p].node.name)#bn_folded.weight", bName = "\(steps[p].node.name)#bn_folded.bias"
             constants[wName] = .floats(newW.pointer, shape: ws, owner: newW)
             constants[bName] = .floats(newB.pointer, shape: [m], owner: newB)
