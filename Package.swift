@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ZooCore", targets: ["ZooCore"]),
         .library(name: "ZooFormat", targets: ["ZooFormat"]),
         .library(name: "ZooONNX", targets: ["ZooONNX"]),
+        .library(name: "ZooKeras", targets: ["ZooKeras"]),
         .library(name: "ZooRuntime", targets: ["ZooRuntime"]),
         .library(name: "ZooCommands", targets: ["ZooCommands"]),
     ],
@@ -38,9 +39,14 @@ let package = Package(
             "ZooCore", "CONNXProto", "CProtobufC",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        .target(name: "ZooKeras", dependencies: [
+            "ZooCore", "CHDF5",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         .target(name: "ZooRuntime", dependencies: ["ZooCore", "ZooFormat", "CBLAS"]),
         .target(name: "ZooCommands", dependencies: [
-            "ZooCore", "ZooFormat", "ZooONNX", "ZooRuntime",
+            "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
@@ -53,6 +59,7 @@ let package = Package(
         ]),
         .testTarget(name: "ZooONNXTests", dependencies: ["ZooONNX", "ZooCore", "ZooFormat"]),
         .testTarget(name: "ZooRuntimeTests", dependencies: ["ZooRuntime", "ZooONNX", "ZooCore", "ZooFormat"]),
+        .testTarget(name: "ZooKerasTests", dependencies: ["ZooKeras", "ZooRuntime", "ZooCore", "ZooFormat"]),
         .testTarget(name: "ZooCommandsTests", dependencies: ["ZooCommands", "ZooFormat", "ZooCore"]),
     ]
 )

@@ -2,20 +2,24 @@ import ArgumentParser
 import Foundation
 import ZooCore
 import ZooFormat
+import ZooKeras
 import ZooONNX
 
 /// `zoo convert MODEL`: import a source model and write it as `.zoo`.
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a source model (.onnx) into the native .zoo format.",
+        abstract: "Convert a source model (.onnx, Keras .h5/.keras/.weights.h5) into the native .zoo format.",
         discussion: """
             The output is written atomically: nothing appears at the output path unless \
             conversion fully succeeded. External data files are read only from the model's \
             own directory.
             """)
 
-    @Argument(help: "Source model file (.onnx).")
+    @Argument(help: "Source model file: .onnx, Keras .h5/.hdf5 (full model or weights), .keras, or .weights.h5.")
     var model: String
+
+    @Option(help: ArgumentHelp("Architecture for weights-only Keras files: model.to_json() output or a Keras 3 config.json.", valueName: "file"))
+    var arch: String?
 
     @Option(name: .shortAndLong, help: "Output path (default: MODEL's name with .zoo, in the current directory).")
     var output: String?
@@ -41,15 +45,13 @@ struct Convert: ParsableCommand {
 
     /// The file formats `convert` recognises, by extension.
     enum SourceFormat {
-        case onnx
+        case onnx, keras
 
         init(path: String) throws {
             let lower = path.lowercased()
             if lower.hasSuffix(".onnx") { self = .onnx; return }
-            if [".h5", ".hdf5", ".keras"].contains(where: lower.hasSuffix) {
-                throw CLIError(message: "\(path): Keras files are not supported yet; convert the model to ONNX (e.g. with tf2onnx) or wait for the Keras importer", code: .inputError)
-            }
-            throw CLIError(message: "\(path): unknown model format; zoo convert reads .onnx files", code: .inputError)
+            if [".h5", ".hdf5", ".keras"].contains(where: lower.hasSuffix) { self = .keras; return }
+            throw CLIError(message: "\(path): unknown model format; zoo convert reads .onnx, .h5, .hdf5, .keras and .weights.h5 files", code: .inputError)
         }
     }
 
@@ -57,23 +59,34 @@ struct Convert: ParsableCommand {
         try runReportingErrors {
             let format = try SourceFormat(path: model)
             let start = DispatchTime.now()
-            // The source hash runs beside import and the data pass; the writer
-            // collects it just before it writes the header.
-            let mapped: MappedFile
-            do { mapped = try MappedFile(path: model) } catch let e as ZooCoreError {
-                throw CLIError(message: e.localizedDescription, code: .inputError)
-            }
-            let sourceDigest = SourceDigest(file: mapped)
+            // ONNX: the source hash runs beside import and the data pass; the
+            // writer collects it just before it writes the header.
+            var sourceDigest: SourceDigest?
             let imported: Model
             switch format {
-            case .onnx: imported = try ONNXImporter.load(path: model, mapped: mapped, options: .init(name: name, hashSource: false))
+            case .onnx:
+                let mapped: MappedFile
+                do { mapped = try MappedFile(path: model) } catch let e as ZooCoreError {
+                    throw CLIError(message: e.localizedDescription, code: .inputError)
+                }
+                sourceDigest = SourceDigest(file: mapped)
+                imported = try ONNXImporter.load(path: model, mapped: mapped, options: .init(name: name, hashSource: false))
+            case .keras:
+                guard arch == nil || FileManager.default.isReadableFile(atPath: arch!) else {
+                    throw CLIError(message: "\(arch!): cannot read the architecture file", code: .inputError)
+                }
+                imported = try KerasImporter.load(path: model, options: .init(architecture: arch, name: name))
             }
             let importedAt = DispatchTime.now()
-            let stem = ((model as NSString).lastPathComponent as NSString).deletingPathExtension
-            let out = output ?? stem + ".zoo"
-            let result = try ZooWriter.write(imported, to: URL(fileURLWithPath: out)) { card in
-                card.source?.sha256 = try sourceDigest.value()
+            var stem = (model as NSString).lastPathComponent
+            for ext in [".weights.h5", ".keras", ".hdf5", ".h5", ".onnx"] where stem.lowercased().hasSuffix(ext) {
+                stem = String(stem.dropLast(ext.count))
+                break
             }
+            let out = output ?? stem + ".zoo"
+            let result = try ZooWriter.write(imported, to: URL(fileURLWithPath: out), completeCard: sourceDigest.map { digest in
+                { card in card.source?.sha256 = try digest.value() }
+            })
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
             if timing {
                 let importSeconds = Double(importedAt.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9

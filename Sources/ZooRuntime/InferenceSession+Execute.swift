@@ -138,6 +138,7 @@ extension InferenceSession {
             }
         case "Relu": try emitUnary(.relu)
         case "LeakyRelu": try emitUnary(.leaky(float("alpha", 0.01)))
+        case "ThresholdedRelu": try emitUnary(.thresholded(float("alpha", 1)))
         case "Clip": try emitUnary(.clip(float("min", -.infinity), float("max", .infinity)))
         case "Sigmoid": try emitUnary(.sigmoid)
         case "HardSigmoid": try emitUnary(.hardSigmoid(float("alpha", 0.2), float("beta", 0.5)))

@@ -84,6 +84,7 @@ enum Elementwise {
     enum Unary {
         case relu, sigmoid, tanh, hardSwish
         case leaky(Float)
+        case thresholded(Float)
         case clip(Float, Float)
         case hardSigmoid(Float, Float)
     }
@@ -93,6 +94,7 @@ enum Elementwise {
             switch op {
             case .relu: for i in r { y[i] = max(x[i], 0) }
             case .leaky(let a): for i in r { let v = x[i]; y[i] = v >= 0 ? v : v * a }
+            case .thresholded(let t): for i in r { let v = x[i]; y[i] = v > t ? v : 0 }
             case .clip(let lo, let hi): for i in r { y[i] = min(max(x[i], lo), hi) }
             case .sigmoid: for i in r { y[i] = 1 / (1 + expf(-x[i])) }
             case .tanh: for i in r { y[i] = tanhf(x[i]) }

@@ -1,0 +1,38 @@
+import Foundation
+
+/// Why a Keras file could not be imported. Cases name the file and the layer,
+/// weight or HDF5 path at fault, and the message says what to do.
+public enum KerasError: Error, LocalizedError, Equatable {
+    case io(path: String, detail: String)
+    case hdf5(path: String, object: String, detail: String)
+    case notKeras(path: String, detail: String)
+    case refusedLink(path: String, object: String, kind: String)
+    case refusedStorage(path: String, dataset: String, kind: String)
+    case refusedLayer(path: String, layer: String, className: String, reason: String)
+    case unsupportedLayers(path: String, layers: [String: Int])
+    case unsupportedForm(path: String, layer: String, detail: String)
+    case invalidConfig(path: String, detail: String)
+    case missingArchitecture(path: String)
+    /// Every missing weight, unused weight and shape mismatch, by layer.
+    case weightMismatch(path: String, problems: [String])
+    case archive(path: String, detail: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .io(p, d): return "\(p): \(d)"
+        case let .hdf5(p, o, d): return "\(p): HDF5 error at '\(o)': \(d); the file is damaged or not an HDF5 file"
+        case let .notKeras(p, d): return "\(p): not a Keras model file: \(d)"
+        case let .refusedLink(p, o, k): return "\(p): refused \(k) at '\(o)': Keras files never need one, and following it could read outside the file"
+        case let .refusedStorage(p, d, k): return "\(p): refused dataset '\(d)': \(k)"
+        case let .refusedLayer(p, l, c, r): return "\(p): layer '\(l)' (\(c)) refused: \(r)"
+        case let .unsupportedLayers(p, layers):
+            let list = layers.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }
+            return "\(p): unsupported layers: \(list.joined(separator: ", "))"
+        case let .unsupportedForm(p, l, d): return "\(p): layer '\(l)': unsupported: \(d)"
+        case let .invalidConfig(p, d): return "\(p): invalid model config: \(d)"
+        case let .missingArchitecture(p): return "\(p): this file holds weights only; give the architecture with --arch model.json (model.to_json() or config.json)"
+        case let .weightMismatch(p, problems): return "\(p): weights do not match the architecture: " + problems.joined(separator: "; ")
+        case let .archive(p, d): return "\(p): \(d)"
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import ZooCore
+
+extension KerasGraphBuilder {
+    /// Refuses Lambda and custom layers (naming them) and lists every layer
+    /// class without a mapping, before any graph is built.
+    static func validate(_ model: ModelSpec, path: String, prefix: [String] = []) throws {
+        var unsupported: [String: Int] = [:]
+        func walk(_ m: ModelSpec, _ prefix: [String]) throws {
+            for l in m.layers {
+                let where_ = (prefix + [l.name]).joined(separator: "/")
+                if l.className == "Lambda" || l.className == "TFOpLambda" || l.className == "SlicingOpLambda" {
+                    throw KerasError.refusedLayer(path: path, layer: where_, className: l.className,
+                                                  reason: "it holds Python code, and zoo never executes anything from a model file")
+                }
+                if let module = l.module, !module.hasPrefix("keras") {
+                    throw KerasError.refusedLayer(path: path, layer: where_, className: l.className, reason: "class from module '\(module)', outside Keras (custom layers are never executed)")
+                }
+                if l.className.contains(">") || l.className.hasPrefix("Custom") {
+                    throw KerasError.refusedLayer(path: path, layer: where_, className: l.className, reason: "custom (registered) class; zoo only maps built-in Keras layers")
+                }
+                if let inner = l.model { try walk(inner, prefix + [l.name]); continue }
+                if !supported.contains(l.className) { unsupported[l.className, default: 0] += 1 }
+            }
+        }
+        try walk(model, prefix)
+        guard unsupported.isEmpty else { throw KerasError.unsupportedLayers(path: path, layers: unsupported) }
+    }
+
+    /// Builds `model`; `bound` gives the values of its inputs when it is nested.
+    func build(_ model: ModelSpec, prefix: [String], bound: [KValue]?, graphInputs: inout [ValueInfo]) throws -> [KValue] {
+        var resolved: [TensorRef: KValue] = [:]
+        let storagePrefix = storagePath(prefix)
+        for l in model.layers { storageNames[prefix + [l.name]] = storagePrefix + [l.storageName] }
+        for (i, ref) in model.inputs.enumerated() {
+            if let bound {
+                guard i < bound.count else { throw KerasError.invalidConfig(path: path, detail: "model '\(model.name)' called with \(bound.count) inputs, needs \(model.inputs.count)") }
+                resolved[ref] = bound[i]
+                continue
+            }
+            guard let spec = model.layers.first(where: { $0.name == ref.layer }) else {
+                throw KerasError.invalidConfig(path: path, detail: "input layer '\(ref.layer)' is not among the layers")
+            }
+            let raw = (spec.config["batch_shape"] ?? spec.config["batch_input_shape"]) as? [Any]
+            guard let raw else { throw KerasError.invalidConfig(path: path, detail: "input layer '\(spec.name)' has no shape") }
+            var dims: [Dim] = []
+            for (j, d) in raw.enumerated() {
+                if let v = d as? Int { dims.append(.fixed(v)) } else if j == 0 { dims.append(.symbolic("N")) } else {
+                    throw KerasError.unsupportedForm(path: path, layer: spec.name, detail: "input dimension \(j) is unknown; zoo needs static shapes — rebuild the model with a fixed input_shape")
+                }
+            }
+            graphInputs.append(ValueInfo(name: spec.name, dtype: .f32, shape: dims))
+            names.insert(spec.name)
+            shapes[spec.name] = SymShape(dims)
+            resolved[ref] = try internalLayout(KValue(name: spec.name, shape: SymShape(dims), nhwc: false), layer: spec.name)
+        }
+        var done = Set<String>()
+        var progress = true
+        while progress {
+            progress = false
+            for layer in model.layers where layer.className != "InputLayer" {
+                for (k, call) in layer.calls.enumerated() where !done.contains("\(layer.name)#\(k)") {
+                    let ins = call.compactMap { resolved[$0] }
+                    guard ins.count == call.count, !call.isEmpty else { continue }
+                    let outs: [KValue]
+                    if let inner = layer.model {
+                        outs = try build(inner, prefix: prefix + [layer.name], bound: ins, graphInputs: &graphInputs)
+                    } else {
+                        outs = try apply(layer, ins, path: prefix + [layer.name])
+                    }
+                    for (i, o) in outs.enumerated() { resolved[TensorRef(layer: layer.name, node: k, tensor: i)] = o }
+                    done.insert("\(layer.name)#\(k)")
+                    progress = true
+                }
+            }
+        }
+        return try model.outputs.map { ref in
+            guard let v = resolved[ref] else {
+                throw KerasError.invalidConfig(path: path, detail: "output '\(ref.layer)' of model '\(model.name)' cannot be computed from its inputs")
+            }
+            return v
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import Crypto
+import Foundation
+import ZIPFoundation
+import ZooCore
+
+/// Options for `KerasImporter.load`.
+public struct KerasImportOptions: Sendable {
+    /// Architecture for weights-only files: `model.to_json()` output or a Keras 3 `config.json`.
+    public var architecture: String?
+    public var name: String?
+    public init(architecture: String? = nil, name: String? = nil) {
+        self.architecture = architecture
+        self.name = name
+    }
+}
+
+/// Reads Keras models in every file format in circulation into the NCHW IR:
+/// legacy full-model `.h5` (Keras 2.x, tf.keras, Keras 3's legacy save),
+/// legacy weights-only `.h5` + architecture JSON, Keras 3 `.weights.h5` +
+/// `config.json`, and `.keras` archives. The converted model keeps Keras's
+/// NHWC input and output layout; the graph is NCHW inside.
+public enum KerasImporter {
+    /// Largest member accepted from a `.keras` archive.
+    static let maxArchiveMember = 8 << 30
+
+    public static func load(path: String, options: KerasImportOptions = .init()) throws -> Model {
+        let lower = path.lowercased()
+        var cleanup: URL?
+        defer { if let c = cleanup { try? FileManager.default.removeItem(at: c) } }
+
+        var configJSON: String?
+        var kerasVersion: String?
+        var backend: String?
+        var format: String
+        let weights: WeightSource
+        let h5: H5File
+        if lower.hasSuffix(".keras") {
+            let (config, metadata, weightsPath, dir) = try unpackArchive(path)
+            cleanup = dir
+            configJSON = config
+            if let m = metadata, let obj = try? JSONSerialization.jsonObject(with: Data(m.utf8)) as? [String: Any] {
+                kerasVersion = obj["keras_version"] as? String
+            }
+            h5 = try H5File(path: weightsPath)
+            weights = V3Weights(root: h5.root)
+            format = "keras-v3"
+        } else {
+            h5 = try H5File(path: path)
+            let root = h5.root
+            if root.hasAttribute("model_config") {
+                configJSON = try root.stringAttribute("model_config")
+                kerasVersion = root.hasAttribute("keras_version") ? try root.stringAttribute("keras_version") : nil
+                backend = root.hasAttribute("backend") ? try root.stringAttribute("backend") : nil
+                weights = try LegacyH5Weights(root: try root.group("model_weights"))
+                format = "keras-h5"
+            } else if root.hasAttribute("layer_names") || root.hasAttribute("layer_names0") {
+                kerasVersion = root.hasAttribute("keras_version") ? try root.stringAttribute("keras_version") : nil
+                backend = root.hasAttribute("backend") ? try root.stringAttribute("backend") : nil
+                weights = try LegacyH5Weights(root: root)
+                format = "keras-h5-weights"
+            } else if try root.has("layers") || root.has("vars") {
+                weights = V3Weights(root: root)
+                kerasVersion = kerasVersion ?? "3"
+                format = "keras-v3-weights"
+            } else {
+                throw KerasError.notKeras(path: path, detail: "no model_config, layer_names or layers group")
+            }
+        }
+        if let arch = options.architecture {
+            do { configJSON = try String(contentsOfFile: arch, encoding: .utf8) } catch {
+                throw KerasError.io(path: arch, detail: "cannot read the architecture file")
+            }
+        }
+        guard let json = configJSON else { throw KerasError.missingArchitecture(path: path) }
+        let parsed = try KerasConfigParser.parse(json, path: options.architecture ?? path)
+        kerasVersion = kerasVersion ?? parsed.kerasVersion
+        backend = backend ?? parsed.backend
+        let keras3 = (kerasVersion ?? "").hasPrefix("3") || format.hasPrefix("keras-v3")
+
+        try KerasGraphBuilder.validate(parsed.model, path: path)
+        let channelsFirst = containsChannelsFirst(parsed.model)
+        let builder = KerasGraphBuilder(path: path, weights: weights, keras3: keras3, channelsFirst: channelsFirst)
+        var inputs: [ValueInfo] = []
+        let outs = try builder.build(parsed.model, prefix: [], bound: nil, graphInputs: &inputs)
+
+        for p in try weights.allLayerPaths() where !builder.usedWeightPaths.contains(p) && !builder.usedWeightPaths.contains(where: { $0.last == p.last }) {
+            builder.problems.append("layer '\(p.joined(separator: "/"))': weights in the file but no such layer in the architecture")
+        }
+        guard builder.problems.isEmpty else { throw KerasError.weightMismatch(path: path, problems: builder.problems) }
+
+        // Public outputs carry the Keras output layers' names, in Keras layout.
+        var outputs: [ValueInfo] = []
+        for (ref, v) in zip(parsed.model.outputs, outs) {
+            let publicValue = try builder.kerasLayout(v, layer: ref.layer)
+            var target = ref.layer
+            if inputs.contains(where: { $0.name == target }) || outputs.contains(where: { $0.name == target }) { target += "_output" }
+            let name = try builder.expose(publicValue.name, as: target)
+            outputs.append(ValueInfo(name: name, dtype: .f32, shape: builder.shapes[name]!.dims))
+        }
+        var graph = Graph(inputs: inputs, outputs: outputs, nodes: builder.nodes)
+        graph = removeDeadNodes(graph)
+        let used = Set(graph.nodes.flatMap(\.inputs))
+        let tensors = builder.tensors.filter { used.contains($0.name) }
+
+        let (size, sha) = try digest(path)
+        let base = (path as NSString).lastPathComponent
+        var stem = base
+        for ext in [".weights.h5", ".keras", ".hdf5", ".h5"] where stem.lowercased().hasSuffix(ext) { stem = String(stem.dropLast(ext.count)); break }
+        let card = ModelCard(
+            name: options.name ?? stem,
+            source: .init(file: base, format: format, byteSize: size, sha256: sha),
+            framework: .init(name: "keras", version: kerasVersion, backend: backend),
+            inputs: inputs.map { .init(name: $0.name, dtype: $0.dtype, shape: $0.shape, layout: $0.shape.count == 4 ? (channelsFirst ? "NCHW" : "NHWC") : nil) },
+            outputs: outputs.map { .init(name: $0.name, dtype: $0.dtype, shape: $0.shape, layout: $0.shape.count == 4 ? (channelsFirst ? "NCHW" : "NHWC") : nil) })
+        return Model(card: card, graph: graph, tensors: tensors)
+    }
+
+    static func containsChannelsFirst(_ m: ModelSpec) -> Bool {
+        m.layers.contains { ($0.config["data_format"] as? String) == "channels_first" || ($0.model.map(containsChannelsFirst) ?? false) }
+    }
+
+    /// Drops nodes no output needs (e.g. a transpose made for a layer that was folded away).
+    static func removeDeadNodes(_ g: Graph) -> Graph {
+        var needed = Set(g.outputs.map(\.name))
+        var kept: [Node] = []
+        for n in g.nodes.reversed() where n.outputs.contains(where: needed.contains) {
+            kept.append(n)
+            needed.formUnion(n.inputs)
+        }
+        return Graph(inputs: g.inputs, outputs: g.outputs, nodes: kept.reversed())
+    }
+
+    static func digest(_ path: String) throws -> (Int, String) {
+        let file: MappedFile
+        do { file = try MappedFile(path: path) } catch { throw KerasError.io(path: path, detail: error.localizedDescription) }
+        var h = SHA256()
+        h.update(bufferPointer: file.bytes)
+        return (file.bytes.count, h.finalize().map { String(format: "%02x", $0) }.joined())
+    }
+
+    /// config.json, metadata.json and model.weights.h5 from a `.keras` zip,
+    /// the weights extracted into a private temporary directory (HDF5 reads paths).
+    static func unpackArchive(_ path: String) throws -> (String, String?, String, URL) {
+        let archive: Archive
+        do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
+            throw KerasError.archive(path: path, detail: "not a readable .keras (zip) archive")
+        }
+        func read(_ member: String, limit: Int) throws -> Data? {
+            guard let entry = archive[member] else { return nil }
+            guard entry.type == .file, entry.uncompressedSize <= UInt64(limit) else {
+                throw KerasError.archive(path: path, detail: "member '\(member)' is too large (\(entry.uncompressedSize) bytes)")
+            }
+            var data = Data()
+            do {
+                _ = try archive.extract(entry, skipCRC32: false) { chunk in
+                    data.append(chunk)
+                    if data.count > limit { throw KerasError.archive(path: path, detail: "member '\(member)' decompresses past its declared size") }
+                }
+            } catch let e as KerasError { throw e } catch {
+                throw KerasError.archive(path: path, detail: "cannot extract '\(member)': \(error)")
+            }
+            return data
+        }
+        guard let config = try read("config.json", limit: 64 << 20) else { throw KerasError.archive(path: path, detail: "no config.json in the archive") }
+        let metadata = try read("metadata.json", limit: 1 << 20)
+        guard let weights = try read("model.weights.h5", limit: maxArchiveMember) else { throw KerasError.archive(path: path, detail: "no model.weights.h5 in the archive") }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-keras-\(UUID().uuidString)")
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            try weights.write(to: dir.appendingPathComponent("model.weights.h5"))
+        } catch {
+            throw KerasError.io(path: dir.path, detail: "cannot extract the weights: \(error.localizedDescription)")
+        }
+        return (String(decoding: config, as: UTF8.self), metadata.map { String(decoding: $0, as: UTF8.self) },
+                dir.appendingPathComponent("model.weights.h5").path, dir)
+    }
+}
