@@ -163,11 +163,14 @@ struct H5Group {
             }
             let size = H5Tget_size(ftype)
             guard size > 0, size < 1 << 26, size * count < 1 << 28 else { throw file.error("\(path)@\(name)", "bad string size") }
-            _ = H5Tset_size(mem, size)
-            var buf = [UInt8](repeating: 0, count: max(size * count, 1))
+            // One extra byte: converting a full-width null-padded string to a
+            // null-terminated one of the same size would drop its last character.
+            let width = size + 1
+            _ = H5Tset_size(mem, width)
+            var buf = [UInt8](repeating: 0, count: max(width * count, 1))
             guard H5Aread(attr, mem, &buf) >= 0 else { throw file.error("\(path)@\(name)", "cannot read attribute") }
             return (0..<count).map { i in
-                let bytes = buf[(i * size)..<((i + 1) * size)].prefix { $0 != 0 }
+                let bytes = buf[(i * width)..<((i + 1) * width)].prefix { $0 != 0 }
                 return String(decoding: bytes, as: UTF8.self)
             }
         }

@@ -9,7 +9,8 @@ public enum KerasError: Error, LocalizedError, Equatable {
     case refusedLink(path: String, object: String, kind: String)
     case refusedStorage(path: String, dataset: String, kind: String)
     case refusedLayer(path: String, layer: String, className: String, reason: String)
-    case unsupportedLayers(path: String, layers: [String: Int])
+    /// Every layer whose class zoo cannot map, as "name (Class)".
+    case unsupportedLayers(path: String, layers: [String])
     case unsupportedForm(path: String, layer: String, detail: String)
     case invalidConfig(path: String, detail: String)
     case missingArchitecture(path: String)
@@ -26,8 +27,7 @@ public enum KerasError: Error, LocalizedError, Equatable {
         case let .refusedStorage(p, d, k): return "\(p): refused dataset '\(d)': \(k)"
         case let .refusedLayer(p, l, c, r): return "\(p): layer '\(l)' (\(c)) refused: \(r)"
         case let .unsupportedLayers(p, layers):
-            let list = layers.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }
-            return "\(p): unsupported layers: \(list.joined(separator: ", "))"
+            return "\(p): layers of unknown or unsupported classes (zoo maps built-in Keras layers and never runs custom code): \(layers.joined(separator: ", "))"
         case let .unsupportedForm(p, l, d): return "\(p): layer '\(l)': unsupported: \(d)"
         case let .invalidConfig(p, d): return "\(p): invalid model config: \(d)"
         case let .missingArchitecture(p): return "\(p): this file holds weights only; give the architecture with --arch model.json (model.to_json() or config.json)"

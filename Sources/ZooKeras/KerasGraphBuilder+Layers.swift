@@ -12,7 +12,7 @@ extension KerasGraphBuilder {
         func out(_ n: String, nhwc: Bool) -> [KValue] { [KValue(name: n, shape: shapes[n]!, nhwc: nhwc)] }
         let cls = spec.className
         if Self.identityLayers.contains(cls) { return [try one()] }
-        if let fmt = spec.string("data_format"), (fmt == "channels_first") != channelsFirst {
+        if cls != "Flatten", let fmt = spec.string("data_format"), (fmt == "channels_first") != channelsFirst {
             throw fail(name, "mixes data_format '\(fmt)' with the rest of the model")
         }
         switch cls {
@@ -76,7 +76,12 @@ extension KerasGraphBuilder {
             if spec.bool("keepdims", false) { return out(g, nhwc: x.nhwc) }
             return out(try emit("Flatten", [g], ["axis": .int(1)], name: name, layer: name), nhwc: false)
         case "Flatten":
-            let x = try kerasLayout(try one(), layer: name)
+            // Flatten(data_format="channels_first") flattens in channels-last order.
+            var x = try kerasLayout(try one(), layer: name)
+            if spec.string("data_format") == "channels_first", x.shape.count == 4 {
+                let t = try emit("Transpose", [x.name], ["perm": .ints([0, 2, 3, 1])], name: "\(name)/to_channels_last", layer: name)
+                x = KValue(name: t, shape: shapes[t]!, nhwc: false)
+            }
             return out(try emit("Flatten", [x.name], ["axis": .int(1)], name: name, layer: name), nhwc: false)
         case "Reshape":
             let x = try kerasLayout(try one(), layer: name)
@@ -106,7 +111,7 @@ extension KerasGraphBuilder {
         case "Normalization":
             return [try normalization(spec, try one(), layerPath)]
         default:
-            throw KerasError.unsupportedLayers(path: path, layers: [cls: 1])
+            throw KerasError.unsupportedLayers(path: path, layers: ["\(name) (\(cls))"])
         }
     }
 
@@ -215,6 +220,11 @@ extension KerasGraphBuilder {
             let (alpha, beta): (Float, Float) = keras3 ? (1.0 / 6.0, 0.5) : (0.2, 0.5)
             return out(try emit("HardSigmoid", [x.name], ["alpha": .float(alpha), "beta": .float(beta)], name: name, layer: name))
         case "hard_swish", "hard_silu": return out(try emit("HardSwish", [x.name], name: name, layer: name))
+        case "elu": return out(try emit("Elu", [x.name], ["alpha": .float(1)], name: name, layer: name))
+        case "selu":
+            return out(try emit("Selu", [x.name], ["alpha": .float(1.6732632423543772), "gamma": .float(1.0507009873554805)], name: name, layer: name))
+        case "gelu": return out(try emit("Gelu", [x.name], ["approximate": .string("none")], name: name, layer: name))
+        case "softplus": return out(try emit("Softplus", [x.name], name: name, layer: name))
         case "swish", "silu":
             let s = try emit("Sigmoid", [x.name], name: "\(name)/sigmoid", layer: name)
             return out(try emit("Mul", [x.name, s], name: name, layer: name))

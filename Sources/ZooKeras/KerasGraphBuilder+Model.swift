@@ -5,7 +5,7 @@ extension KerasGraphBuilder {
     /// Refuses Lambda and custom layers (naming them) and lists every layer
     /// class without a mapping, before any graph is built.
     static func validate(_ model: ModelSpec, path: String, prefix: [String] = []) throws {
-        var unsupported: [String: Int] = [:]
+        var unsupported: [String] = []
         func walk(_ m: ModelSpec, _ prefix: [String]) throws {
             for l in m.layers {
                 let where_ = (prefix + [l.name]).joined(separator: "/")
@@ -13,14 +13,14 @@ extension KerasGraphBuilder {
                     throw KerasError.refusedLayer(path: path, layer: where_, className: l.className,
                                                   reason: "it holds Python code, and zoo never executes anything from a model file")
                 }
-                if let module = l.module, !module.hasPrefix("keras") {
+                if let module = l.module, !["keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras"].contains(where: { module == $0 || module.hasPrefix($0 + ".") }) {
                     throw KerasError.refusedLayer(path: path, layer: where_, className: l.className, reason: "class from module '\(module)', outside Keras (custom layers are never executed)")
                 }
                 if l.className.contains(">") || l.className.hasPrefix("Custom") {
                     throw KerasError.refusedLayer(path: path, layer: where_, className: l.className, reason: "custom (registered) class; zoo only maps built-in Keras layers")
                 }
                 if let inner = l.model { try walk(inner, prefix + [l.name]); continue }
-                if !supported.contains(l.className) { unsupported[l.className, default: 0] += 1 }
+                if !supported.contains(l.className) { unsupported.append("\(where_) (\(l.className))") }
             }
         }
         try walk(model, prefix)

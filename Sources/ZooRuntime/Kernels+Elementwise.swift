@@ -85,6 +85,9 @@ enum Elementwise {
         case relu, sigmoid, tanh, hardSwish
         case leaky(Float)
         case thresholded(Float)
+        case elu(Float)
+        case selu(Float, Float)
+        case gelu, geluTanh, softplus
         case clip(Float, Float)
         case hardSigmoid(Float, Float)
     }
@@ -95,6 +98,11 @@ enum Elementwise {
             case .relu: for i in r { y[i] = max(x[i], 0) }
             case .leaky(let a): for i in r { let v = x[i]; y[i] = v >= 0 ? v : v * a }
             case .thresholded(let t): for i in r { let v = x[i]; y[i] = v > t ? v : 0 }
+            case .elu(let a): for i in r { let v = x[i]; y[i] = v >= 0 ? v : a * (expf(v) - 1) }
+            case .selu(let a, let g): for i in r { let v = x[i]; y[i] = g * (v > 0 ? v : a * (expf(v) - 1)) }
+            case .gelu: for i in r { let v = x[i]; y[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+            case .geluTanh: for i in r { let v = x[i]; y[i] = 0.5 * v * (1 + tanhf(0.7978845608028654 * (v + 0.044715 * v * v * v))) }
+            case .softplus: for i in r { let v = x[i]; y[i] = v > 20 ? v : log1pf(expf(v)) }
             case .clip(let lo, let hi): for i in r { y[i] = min(max(x[i], lo), hi) }
             case .sigmoid: for i in r { y[i] = 1 / (1 + expf(-x[i])) }
             case .tanh: for i in r { y[i] = tanhf(x[i]) }
