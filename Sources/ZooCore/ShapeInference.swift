@@ -7,7 +7,7 @@
 public enum ShapeInference {
     /// Ops the IR defines; importers must only emit these.
     public static let canonicalOps: Set<String> = [
-        "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "ThresholdedRelu", "Elu", "Selu", "Gelu", "Softplus", "Clip", "Sigmoid",
+        "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "ThresholdedRelu", "Elu", "Selu", "Gelu", "Softplus", "Softsign", "Clip", "Sigmoid",
         "HardSigmoid", "HardSwish", "Tanh", "Softmax", "BatchNormalization", "MaxPool", "AveragePool",
         "GlobalAveragePool", "GlobalMaxPool", "LRN", "Concat", "Flatten", "Reshape", "Transpose", "Squeeze",
         "Unsqueeze", "Identity", "Gather", "Slice", "Pad", "Cast", "ReduceMean", "Split", "Shape", "ConstantOfShape",
@@ -89,7 +89,7 @@ public enum ShapeInference {
                     throw fail("the shape input's values must be known")
                 }
                 return [dims]
-            case "Relu", "LeakyRelu", "ThresholdedRelu", "Elu", "Selu", "Gelu", "Softplus", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Identity", "Cast", "LRN":
+            case "Relu", "LeakyRelu", "ThresholdedRelu", "Elu", "Selu", "Gelu", "Softplus", "Softsign", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Identity", "Cast", "LRN":
                 return [try input(0)]
             case "Softmax":
                 let x = try input(0)

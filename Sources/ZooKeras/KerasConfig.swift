@@ -28,6 +28,9 @@ struct ModelSpec {
     var layers: [LayerSpec]
     var inputs: [TensorRef]
     var outputs: [TensorRef]
+    /// Keras 2 configs count a nested model's own construction as its node 0,
+    /// so its first call in the outer model is node 1.
+    var nestedNodesStartAtOne = false
 }
 
 /// Parses `model.to_json()` / `config.json` / the `model_config` attribute.
@@ -136,10 +139,13 @@ enum KerasConfigParser {
         guard let layers = config["layers"] as? [[String: Any]] else { throw KerasError.invalidConfig(path: path, detail: "functional model without layers") }
         var specs = try layers.map { try layer($0, path: path) }
         assignStorageNames(&specs)
+        // Keras 2 writes inbound nodes as nested lists, Keras 3 as {"args", "kwargs"} objects.
+        let keras2 = layers.contains { ($0["inbound_nodes"] as? [Any])?.first is [Any] }
         return ModelSpec(name: config["name"] as? String ?? "model",
                          layers: specs,
                          inputs: try refs(config["input_layers"], path: path, what: "input_layers"),
-                         outputs: try refs(config["output_layers"], path: path, what: "output_layers"))
+                         outputs: try refs(config["output_layers"], path: path, what: "output_layers"),
+                         nestedNodesStartAtOne: keras2)
     }
 
     /// A Sequential model as a chain, with an explicit input layer.

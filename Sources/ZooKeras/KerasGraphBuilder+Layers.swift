@@ -225,6 +225,7 @@ extension KerasGraphBuilder {
             return out(try emit("Selu", [x.name], ["alpha": .float(1.6732632423543772), "gamma": .float(1.0507009873554805)], name: name, layer: name))
         case "gelu": return out(try emit("Gelu", [x.name], ["approximate": .string("none")], name: name, layer: name))
         case "softplus": return out(try emit("Softplus", [x.name], name: name, layer: name))
+        case "softsign": return out(try emit("Softsign", [x.name], name: name, layer: name))
         case "swish", "silu":
             let s = try emit("Sigmoid", [x.name], name: "\(name)/sigmoid", layer: name)
             return out(try emit("Mul", [x.name, s], name: name, layer: name))
@@ -243,15 +244,24 @@ extension KerasGraphBuilder {
             let y = try emit("Clip", [x.name], ["min": .float(0), "max": .float(Float(m))], name: name, layer: name)
             return KValue(name: y, shape: shapes[y]!, nhwc: x.nhwc)
         }
+        // The general form, as Keras computes it:
+        // y = clip(x · [x > t], 0, max) − slope · relu(t − x)
         var y: String
-        if threshold == 0 {
-            y = slope == 0 ? try emit("Relu", [x.name], name: maxValue == nil ? name : "\(name)/relu", layer: name)
-                : try emit("LeakyRelu", [x.name], ["alpha": .float(Float(slope))], name: maxValue == nil ? name : "\(name)/leaky", layer: name)
-        } else {
-            guard slope == 0 else { throw fail(name, "ReLU with both threshold and negative_slope") }
-            y = try emit("ThresholdedRelu", [x.name], ["alpha": .float(Float(threshold))], name: maxValue == nil ? name : "\(name)/thresholded", layer: name)
+        if threshold == 0 && slope != 0 && maxValue == nil {
+            y = try emit("LeakyRelu", [x.name], ["alpha": .float(Float(slope))], name: name, layer: name)
+            return KValue(name: y, shape: shapes[y]!, nhwc: x.nhwc)
         }
-        if let m = maxValue { y = try emit("Clip", [y], ["max": .float(Float(m))], name: name, layer: name) }
+        y = threshold == 0 ? try emit("Relu", [x.name], name: "\(name)/positive", layer: name)
+            : try emit("ThresholdedRelu", [x.name], ["alpha": .float(Float(threshold))], name: "\(name)/positive", layer: name)
+        if let m = maxValue { y = try emit("Clip", [y], ["min": .float(0), "max": .float(Float(m))], name: "\(name)/clip", layer: name) }
+        if slope != 0 {
+            let shifted = try emit("Sub", [try scalar("\(name)/threshold", Float(threshold)), x.name], name: "\(name)/shift", layer: name)
+            let negative = try emit("Relu", [shifted], name: "\(name)/negative", layer: name)
+            let scaled = try emit("Mul", [negative, try scalar("\(name)/slope", Float(slope))], name: "\(name)/scaled", layer: name)
+            y = try emit("Sub", [y, scaled], name: name, layer: name)
+        } else {
+            y = try emit("Identity", [y], name: name, layer: name)
+        }
         return KValue(name: y, shape: shapes[y]!, nhwc: x.nhwc)
     }
 

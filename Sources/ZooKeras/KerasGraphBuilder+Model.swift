@@ -68,7 +68,8 @@ extension KerasGraphBuilder {
                     } else {
                         outs = try apply(layer, ins, path: prefix + [layer.name])
                     }
-                    for (i, o) in outs.enumerated() { resolved[TensorRef(layer: layer.name, node: k, tensor: i)] = o }
+                    let node = layer.model != nil && model.nestedNodesStartAtOne ? k + 1 : k
+                    for (i, o) in outs.enumerated() { resolved[TensorRef(layer: layer.name, node: node, tensor: i)] = o }
                     done.insert("\(layer.name)#\(k)")
                     progress = true
                 }

@@ -143,6 +143,7 @@ extension InferenceSession {
         case "Selu": try emitUnary(.selu(float("alpha", 1.67326319), float("gamma", 1.05070102)))
         case "Gelu": try emitUnary(attrs["approximate"]?.stringValue == "tanh" ? .geluTanh : .gelu)
         case "Softplus": try emitUnary(.softplus)
+        case "Softsign": try emitUnary(.softsign)
         case "Clip": try emitUnary(.clip(float("min", -.infinity), float("max", .infinity)))
         case "Sigmoid": try emitUnary(.sigmoid)
         case "HardSigmoid": try emitUnary(.hardSigmoid(float("alpha", 0.2), float("beta", 0.5)))

@@ -87,7 +87,7 @@ enum Elementwise {
         case thresholded(Float)
         case elu(Float)
         case selu(Float, Float)
-        case gelu, geluTanh, softplus
+        case gelu, geluTanh, softplus, softsign
         case clip(Float, Float)
         case hardSigmoid(Float, Float)
     }
@@ -103,6 +103,7 @@ enum Elementwise {
             case .gelu: for i in r { let v = x[i]; y[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
             case .geluTanh: for i in r { let v = x[i]; y[i] = 0.5 * v * (1 + tanhf(0.7978845608028654 * (v + 0.044715 * v * v * v))) }
             case .softplus: for i in r { let v = x[i]; y[i] = v > 20 ? v : log1pf(expf(v)) }
+            case .softsign: for i in r { let v = x[i]; y[i] = v / (1 + abs(v)) }
             case .clip(let lo, let hi): for i in r { y[i] = min(max(x[i], lo), hi) }
             case .sigmoid: for i in r { y[i] = 1 / (1 + expf(-x[i])) }
             case .tanh: for i in r { y[i] = tanhf(x[i]) }
