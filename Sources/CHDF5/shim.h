@@ -21,6 +21,8 @@ static inline hid_t CHDF5_LINK_ACCESS(void) { return H5P_LINK_ACCESS; }
 static inline hid_t CHDF5_H5E_DEFAULT(void) { return H5E_DEFAULT; }
 static inline unsigned CHDF5_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline size_t CHDF5_VARIABLE(void) { return H5T_VARIABLE; }
+static inline hid_t CHDF5_IEEE_F32LE(void) { return H5T_IEEE_F32LE; }
+static inline haddr_t CHDF5_HADDR_UNDEF(void) { return HADDR_UNDEF; }
 static inline herr_t CHDF5_silence_errors(void) { return H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 /* Link type of `name` in `loc` (H5L_TYPE_HARD, _SOFT, _EXTERNAL), or -1. */

@@ -59,8 +59,8 @@ struct Convert: ParsableCommand {
         try runReportingErrors {
             let format = try SourceFormat(path: model)
             let start = DispatchTime.now()
-            // ONNX: the source hash runs beside import and the data pass; the
-            // writer collects it just before it writes the header.
+            // The source hash runs beside import and the data pass; the writer
+            // collects it just before it writes the header.
             var sourceDigest: SourceDigest?
             let imported: Model
             switch format {
@@ -75,7 +75,8 @@ struct Convert: ParsableCommand {
                 guard arch == nil || FileManager.default.isReadableFile(atPath: arch!) else {
                     throw CLIError(message: "\(arch!): cannot read the architecture file", code: .inputError)
                 }
-                imported = try KerasImporter.load(path: model, options: .init(architecture: arch, name: name))
+                sourceDigest = SourceDigest(path: model)
+                imported = try KerasImporter.load(path: model, options: .init(architecture: arch, name: name, hashSource: false))
             }
             let importedAt = DispatchTime.now()
             var stem = (model as NSString).lastPathComponent

@@ -33,6 +33,8 @@ final class H5File {
     let path: String
     let handle: H5Handle
     let fileSize: Int
+    /// The file mapped read-only, for zero-copy views of contiguous datasets.
+    private(set) lazy var mapped: MappedFile? = try? MappedFile(path: path)
 
     init(path: String) throws {
         self.path = path
@@ -220,6 +222,15 @@ struct H5Group {
             } else {
                 guard count * 4 <= max(file.fileSize, 1) * 64 else {
                     throw KerasError.refusedStorage(path: file.path, dataset: where_, kind: "declares \(count) elements, implausibly many for a \(file.fileSize)-byte file")
+                }
+            }
+            // Fast path: an uncompressed, contiguous little-endian f32 dataset is
+            // viewed straight from the mapped file (no copy of the weights).
+            if filters == 0, layout == H5D_CONTIGUOUS, count > 0, H5Tequal(ftype, CHDF5_IEEE_F32LE()) > 0 {
+                let offset = H5Dget_offset(ds)
+                if offset != CHDF5_HADDR_UNDEF(), let map = file.mapped, Int(offset) >= 0, Int(offset) + count * 4 <= map.bytes.count {
+                    let view = UnsafeRawBufferPointer(rebasing: map.bytes[Int(offset)..<(Int(offset) + count * 4)])
+                    return try Tensor(dtype: .f32, shape: shape, storage: TensorStorage(viewing: view, owner: map), name: where_)
                 }
             }
             let storage = try TensorStorage(count: count * 4) { out in

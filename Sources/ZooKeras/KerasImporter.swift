@@ -8,9 +8,13 @@ public struct KerasImportOptions: Sendable {
     /// Architecture for weights-only files: `model.to_json()` output or a Keras 3 `config.json`.
     public var architecture: String?
     public var name: String?
-    public init(architecture: String? = nil, name: String? = nil) {
+    /// Whether to hash the source file for the card (callers that hash it
+    /// alongside writing, as `zoo convert` does, turn it off).
+    public var hashSource: Bool
+    public init(architecture: String? = nil, name: String? = nil, hashSource: Bool = true) {
         self.architecture = architecture
         self.name = name
+        self.hashSource = hashSource
     }
 }
 
@@ -102,7 +106,7 @@ public enum KerasImporter {
         let used = Set(graph.nodes.flatMap(\.inputs))
         let tensors = builder.tensors.filter { used.contains($0.name) }
 
-        let (size, sha) = try digest(path)
+        let (size, sha) = options.hashSource ? try digest(path) : (fileSize(path), nil)
         let base = (path as NSString).lastPathComponent
         var stem = base
         for ext in [".weights.h5", ".keras", ".hdf5", ".h5"] where stem.lowercased().hasSuffix(ext) { stem = String(stem.dropLast(ext.count)); break }
@@ -130,7 +134,12 @@ public enum KerasImporter {
         return Graph(inputs: g.inputs, outputs: g.outputs, nodes: kept.reversed())
     }
 
-    static func digest(_ path: String) throws -> (Int, String) {
+    static func fileSize(_ path: String) -> Int {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : 0
+    }
+
+    static func digest(_ path: String) throws -> (Int, String?) {
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch { throw KerasError.io(path: path, detail: error.localizedDescription) }
         var h = SHA256()

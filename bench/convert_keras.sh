@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Times `zoo convert` of a full-size VGG16 legacy Keras .h5 (~553 MB, random
+# weights) against `cp` of the same file, in one run, with peak memory.
+# Needs the Keras venv for the generator: KERAS_PYTHON=/path/to/venv/bin/python
+# (see fixtures/generator/requirements-keras.txt). Nothing here is committed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-bench/out}
+py=${KERAS_PYTHON:-python3}
+mkdir -p "$out"
+scripts/setup.sh --bench
+swift build -c release --product zoo >/dev/null
+zoo=$(swift build -c release --show-bin-path)/zoo
+src="$out/vgg16.h5"
+[ -f "$src" ] || "$py" bench/make_vgg16_h5.py "$src"
+size=$(stat -c %s "$src")
+cat "$src" > /dev/null
+echo "source: $src ($size bytes), $(nproc) cores"
+hyperfine --warmup 1 --runs 5 --export-json "$out/convert_keras.json" \
+  -n "cp" "cp $src $out/copy.h5" \
+  -n "cp + sync" "cp $src $out/copy.h5 && sync $out/copy.h5" \
+  -n "zoo convert" "$zoo convert $src -o $out/vgg16.zoo"
+peak=$(/usr/bin/time -f "%M" "$zoo" convert "$src" -o "$out/vgg16.zoo" 2>&1 >/dev/null | tail -n 1)
+"$zoo" verify "$out/vgg16.zoo"
+rm -f "$out/copy.h5"
+python3 - "$out/convert_keras.json" "$peak" "$size" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+cp, cps, z = r["cp"]["mean"], r["cp + sync"]["mean"], r["zoo convert"]["mean"]
+peak_kib, size = int(sys.argv[2]), int(sys.argv[3])
+print(f"\ncp {cp*1000:.0f} ms, cp+sync {cps*1000:.0f} ms, zoo convert {z*1000:.0f} ms")
+print(f"ratio zoo convert / cp = {z / cp:.2f}  (target <= 2.0); / (cp + sync) = {z / cps:.2f}")
+print(f"peak RSS of zoo convert = {peak_kib / 1024:.0f} MiB = {peak_kib * 1024 / size:.2f} x the source")
+PY
