@@ -75,8 +75,12 @@ struct Convert: ParsableCommand {
                 guard arch == nil || FileManager.default.isReadableFile(atPath: arch!) else {
                     throw CLIError(message: "\(arch!): cannot read the architecture file", code: .inputError)
                 }
-                sourceDigest = SourceDigest(path: model)
-                imported = try KerasImporter.load(path: model, options: .init(architecture: arch, name: name, hashSource: false))
+                let mapped: MappedFile
+                do { mapped = try MappedFile(path: model) } catch let e as ZooCoreError {
+                    throw CLIError(message: e.localizedDescription, code: .inputError)
+                }
+                sourceDigest = SourceDigest(file: mapped)
+                imported = try KerasImporter.load(path: model, mapped: mapped, options: .init(architecture: arch, name: name, hashSource: false))
             }
             let importedAt = DispatchTime.now()
             var stem = (model as NSString).lastPathComponent

@@ -12,8 +12,10 @@ extension Tensor {
             guard total > 0, let dst = out.baseAddress, let src = bytes.baseAddress else { return }
             var idx = Array(repeating: 0, count: outShape.count)
             var off = 0
+            // Four-byte elements (f32, i32) are moved as words: a memcpy call per element is far slower.
+            let words = item == 4 ? (src.assumingMemoryBound(to: UInt32.self), dst.assumingMemoryBound(to: UInt32.self)) : nil
             for o in 0..<total {
-                (dst + o * item).copyMemory(from: src + off * item, byteCount: item)
+                if let (s, d) = words { d[o] = s[off] } else { (dst + o * item).copyMemory(from: src + off * item, byteCount: item) }
                 var d = outShape.count - 1
                 while d >= 0 {
                     idx[d] += 1

@@ -34,10 +34,13 @@ final class H5File {
     let handle: H5Handle
     let fileSize: Int
     /// The file mapped read-only, for zero-copy views of contiguous datasets.
-    private(set) lazy var mapped: MappedFile? = try? MappedFile(path: path)
+    private(set) lazy var mapped: MappedFile? = premapped ?? (try? MappedFile(path: path))
+    private let premapped: MappedFile?
 
-    init(path: String) throws {
+    /// `mapped`, when given, is an existing mapping of `path` to share.
+    init(path: String, mapped: MappedFile? = nil) throws {
         self.path = path
+        premapped = mapped
         var st = stat()
         guard stat(path, &st) == 0 else { throw KerasError.io(path: path, detail: "cannot open (\(String(cString: strerror(errno))))") }
         fileSize = Int(st.st_size)

@@ -28,6 +28,12 @@ public enum KerasImporter {
     static let maxArchiveMember = 8 << 30
 
     public static func load(path: String, options: KerasImportOptions = .init()) throws -> Model {
+        try load(path: path, mapped: nil, options: options)
+    }
+
+    /// Imports from an existing mapping of `path` (shared with a caller that
+    /// also hashes the file, instead of reading it twice).
+    public static func load(path: String, mapped: MappedFile?, options: KerasImportOptions = .init()) throws -> Model {
         let lower = path.lowercased()
         var cleanup: URL?
         defer { if let c = cleanup { try? FileManager.default.removeItem(at: c) } }
@@ -49,7 +55,7 @@ public enum KerasImporter {
             weights = V3Weights(root: h5.root)
             format = "keras-v3"
         } else {
-            h5 = try H5File(path: path)
+            h5 = try H5File(path: path, mapped: mapped)
             let root = h5.root
             if root.hasAttribute("model_config") {
                 configJSON = try root.stringAttribute("model_config")
