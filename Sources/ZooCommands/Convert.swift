@@ -33,6 +33,10 @@ struct Convert: ParsableCommand {
     @Flag(help: "Print import and write times on stderr (for benchmarks).")
     var timing = false
 
+    /// Set in the child process that does the actual work for HDF5 sources.
+    @Flag(help: .hidden)
+    var inProcess = false
+
     struct Output: Encodable {
         var source: String
         var output: String
@@ -58,6 +62,10 @@ struct Convert: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let format = try SourceFormat(path: model)
+            if format == .keras && !inProcess {
+                try runIsolated()
+                return
+            }
             let start = DispatchTime.now()
             // The source hash runs beside import and the data pass; the writer
             // collects it just before it writes the header.
@@ -104,5 +112,35 @@ struct Convert: ParsableCommand {
                 print("converted \(model) → \(out)  \(result.digest)  \(imported.graph.nodes.count) nodes, \(imported.tensors.count) tensors, \(formatBytes(result.byteCount)) in \(String(format: "%.2f", seconds)) s")
             }
         }
+    }
+
+    /// libhdf5 is not robust against malformed or hostile files: some crash
+    /// the library itself. HDF5 sources are therefore converted in a child
+    /// process; if it dies, the user gets a typed error (exit 65) and any
+    /// temporary output it left is removed. The child writes atomically, so
+    /// the output path only ever holds a complete model.
+    func runIsolated() throws {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        child.arguments = Array(CommandLine.arguments.dropFirst()) + ["--in-process"]
+        var env = ProcessInfo.processInfo.environment
+        env["SWIFT_BACKTRACE"] = "enable=no"   // the crash is reported below, in one line
+        child.environment = env
+        do { try child.run() } catch {
+            throw CLIError(message: "cannot start the conversion process: \(error.localizedDescription)", code: .internalError)
+        }
+        child.waitUntilExit()
+        if child.terminationReason == .uncaughtSignal {
+            var stem = (model as NSString).lastPathComponent
+            for ext in [".weights.h5", ".keras", ".hdf5", ".h5"] where stem.lowercased().hasSuffix(ext) { stem = String(stem.dropLast(ext.count)); break }
+            let out = URL(fileURLWithPath: output ?? stem + ".zoo")
+            let dir = out.deletingLastPathComponent()
+            let prefix = ".\(out.lastPathComponent).tmp-\(child.processIdentifier)-"
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where f.hasPrefix(prefix) {
+                try? FileManager.default.removeItem(at: dir.appendingPathComponent(f))
+            }
+            throw CLIError(message: "\(model): the HDF5 library crashed reading this file (signal \(child.terminationStatus)); it is malformed or hostile — re-download it", code: .inputError)
+        }
+        if child.terminationStatus != 0 { throw ExitCode(child.terminationStatus) }
     }
 }

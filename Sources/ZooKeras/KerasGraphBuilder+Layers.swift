@@ -62,8 +62,8 @@ extension KerasGraphBuilder {
             return out(n, nhwc: x.nhwc)
         case "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D":
             let x = try one()
-            let k = spec.pair("pool_size", [2, 2])!
-            let s = spec.pair("strides") ?? k
+            let k = try positive(spec.pair("pool_size", [2, 2]), "pool_size", name)
+            let s = try positive(spec.pair("strides") ?? k, "strides", name)
             let pads = try samePads(spec, x, kernel: k, strides: s, dilations: [1, 1], layer: name)
             var attrs: [String: Attribute] = ["kernel_shape": .ints(k), "strides": .ints(s), "dilations": .ints([1, 1]), "pads": .ints(pads), "ceil_mode": .int(0)]
             let isMax = cls.hasPrefix("Max")
@@ -115,6 +115,14 @@ extension KerasGraphBuilder {
         }
     }
 
+    /// A config value that must be one or two positive integers of sane size.
+    func positive(_ v: [Int]?, _ what: String, _ layer: String) throws -> [Int] {
+        guard let v, !v.isEmpty, v.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }) else {
+            throw KerasError.invalidConfig(path: path, detail: "layer '\(layer)': '\(what)' is missing or not a positive integer")
+        }
+        return v
+    }
+
     /// TF "same" padding as explicit pads (the odd pixel at the end); "valid" → zeros.
     func samePads(_ spec: LayerSpec, _ x: KValue, kernel: [Int], strides: [Int], dilations: [Int], layer: String) throws -> [Int] {
         let padding = spec.string("padding") ?? "valid"
@@ -137,7 +145,9 @@ extension KerasGraphBuilder {
     func conv(_ spec: LayerSpec, _ x: KValue, _ layerPath: [String]) throws -> String {
         let name = layerPath.joined(separator: "/")
         guard x.shape.count == 4, let cin = x.shape[1].value else { throw fail(name, "expects a 4-D image input, got \(x.shape.rendered)") }
-        let k = spec.pair("kernel_size")!, s = spec.pair("strides", [1, 1])!, d = spec.pair("dilation_rate", [1, 1])!
+        let k = try positive(spec.pair("kernel_size"), "kernel_size", name)
+        let s = try positive(spec.pair("strides", [1, 1]), "strides", name)
+        let d = try positive(spec.pair("dilation_rate", [1, 1]), "dilation_rate", name)
         let pads = try samePads(spec, x, kernel: k, strides: s, dilations: d, layer: name)
         let useBias = spec.bool("use_bias", true)
         let attrs: (Int) -> [String: Attribute] = { g in
@@ -146,7 +156,9 @@ extension KerasGraphBuilder {
         var y: String
         switch spec.className {
         case "Conv2D":
-            let filters = spec.int("filters")!, groups = spec.int("groups") ?? 1
+            let filters = try positive(spec.int("filters").map { [$0] }, "filters", name)[0]
+            let groups = try positive([spec.int("groups") ?? 1], "groups", name)[0]
+            guard cin % groups == 0, filters % groups == 0 else { throw fail(name, "groups \(groups) do not divide \(cin) input and \(filters) output channels") }
             var exp = [("kernel", [k[0], k[1], cin / groups, filters])]
             if useBias { exp.append(("bias", [filters])) }
             let w = try variables(layerPath, spec, expected: exp)
@@ -156,7 +168,7 @@ extension KerasGraphBuilder {
             }
             y = try emit("Conv", [x.name, kernel] + (useBias ? [w["bias"]!] : []), attrs(groups), name: name, layer: name)
         case "DepthwiseConv2D":
-            let mult = spec.int("depth_multiplier") ?? 1
+            let mult = try positive([spec.int("depth_multiplier") ?? 1], "depth_multiplier", name)[0]
             var exp = [("depthwise_kernel", [k[0], k[1], cin, mult])]
             if useBias { exp.append(("bias", [cin * mult])) }
             let w = try variables(layerPath, spec, expected: exp)
@@ -166,7 +178,8 @@ extension KerasGraphBuilder {
             }
             y = try emit("Conv", [x.name, kernel] + (useBias ? [w["bias"]!] : []), attrs(cin), name: name, layer: name)
         default: // SeparableConv2D
-            let mult = spec.int("depth_multiplier") ?? 1, filters = spec.int("filters")!
+            let mult = try positive([spec.int("depth_multiplier") ?? 1], "depth_multiplier", name)[0]
+            let filters = try positive(spec.int("filters").map { [$0] }, "filters", name)[0]
             var exp = [("depthwise_kernel", [k[0], k[1], cin, mult]), ("pointwise_kernel", [1, 1, cin * mult, filters])]
             if useBias { exp.append(("bias", [filters])) }
             let w = try variables(layerPath, spec, expected: exp)
@@ -189,7 +202,7 @@ extension KerasGraphBuilder {
     func dense(_ spec: LayerSpec, _ input: KValue, _ layerPath: [String]) throws -> KValue {
         let name = layerPath.joined(separator: "/")
         let x = try kerasLayout(input, layer: name)
-        guard let units = spec.int("units"), let inDim = x.shape.last?.value else { throw fail(name, "unknown input or unit count") }
+        guard let units = spec.int("units"), units > 0, units <= 1 << 24, let inDim = x.shape.last?.value else { throw fail(name, "unknown input or invalid unit count") }
         let useBias = spec.bool("use_bias", true)
         var exp = [("kernel", [inDim, units])]
         if useBias { exp.append(("bias", [units])) }

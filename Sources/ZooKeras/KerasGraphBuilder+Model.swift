@@ -45,7 +45,10 @@ extension KerasGraphBuilder {
             guard let raw else { throw KerasError.invalidConfig(path: path, detail: "input layer '\(spec.name)' has no shape") }
             var dims: [Dim] = []
             for (j, d) in raw.enumerated() {
-                if let v = d as? Int { dims.append(.fixed(v)) } else if j == 0 { dims.append(.symbolic("N")) } else {
+                if let v = d as? Int {
+                    guard v > 0, v <= 1 << 20 else { throw KerasError.invalidConfig(path: path, detail: "input layer '\(spec.name)' has dimension \(v)") }
+                    dims.append(.fixed(v))
+                } else if j == 0 { dims.append(.symbolic("N")) } else {
                     throw KerasError.unsupportedForm(path: path, layer: spec.name, detail: "input dimension \(j) is unknown; zoo needs static shapes — rebuild the model with a fixed input_shape")
                 }
             }

@@ -126,7 +126,11 @@ final class KerasGraphBuilder {
                 problems.append("layer '\(label)': weight '\(exp.name)' has shape \(ShapeMath.describe(t!.shape)), expected \(ShapeMath.describe(exp.shape))")
                 t = nil
             }
-            let value = try t ?? Tensor(floats: [Float](repeating: 0, count: exp.shape.reduce(1, *)), shape: exp.shape)
+            // A stand-in so the walk can go on and report every problem at once.
+            guard let count = ShapeMath.elementCount(exp.shape), count <= 1 << 28 else {
+                throw KerasError.invalidConfig(path: path, detail: "layer '\(label)': weight '\(exp.name)' would have shape \(exp.shape)")
+            }
+            let value = try t ?? Tensor(floats: [Float](repeating: 0, count: count), shape: exp.shape)
             result[exp.name] = constant("\(label)/\(exp.name)", value)
         }
         if found.count > expected.count {

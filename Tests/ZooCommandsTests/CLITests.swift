@@ -233,3 +233,54 @@ final class Scratch {
         #expect(r.stderr.contains("the model expects"))
     }
 }
+
+@Suite struct KerasCLITests {
+    static let keras = CLI.repoRoot.appendingPathComponent("fixtures/keras")
+
+    @Test func kerasWeightsWithArchitectureConvertAndMatchKeras() throws {
+        let dir = try Scratch()
+        let out = dir.url.appendingPathComponent("r.zoo").path
+        let c = try CLI.run(["convert", Self.keras.appendingPathComponent("resnet_block.k2.weights.h5").path,
+                             "--arch", Self.keras.appendingPathComponent("resnet_block.k2.json").path, "-o", out])
+        #expect(c.status == 0, "\(c.stderr)")
+        let p = try CLI.run(["parity", out, "--input", Self.keras.appendingPathComponent("resnet_block.in0.npy").path,
+                             "--expect", Self.keras.appendingPathComponent("resnet_block.out0.npy").path])
+        #expect(p.status == 0, "\(p.stdout) \(p.stderr)")
+        let info = try CLI.run(["inspect", out])
+        #expect(info.stdout.contains("NHWC"))
+        #expect(info.stdout.contains("keras"))
+    }
+
+    /// libhdf5 itself crashes on some damaged files; zoo converts HDF5 in a
+    /// child process, so every seeded mutation ends in success or a typed
+    /// input error (65) — never a signal — and leaves no partial output.
+    @Test func damagedHDF5FilesNeverCrashZoo() throws {
+        let dir = try Scratch()
+        let source = Array(try Data(contentsOf: Self.keras.appendingPathComponent("vgg_block.k2.h5")))
+        var state: UInt64 = 0xBADF11E
+        func next() -> Int {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int(truncatingIfNeeded: (z ^ (z >> 31)) >> 1)
+        }
+        var outcomes: [Int32: Int] = [:]
+        for i in 0..<60 {
+            var bytes = source
+            for _ in 0..<(1 + next() % 20) { bytes[next() % bytes.count] = UInt8(next() % 256) }
+            if i % 5 == 0 { bytes.removeLast(next() % bytes.count) }
+            let input = dir.url.appendingPathComponent("m.h5")
+            try Data(bytes).write(to: input)
+            let out = dir.url.appendingPathComponent("o.zoo").path
+            try? FileManager.default.removeItem(atPath: out)
+            let r = try CLI.run(["convert", input.path, "-o", out])
+            outcomes[r.status, default: 0] += 1
+            #expect(r.status == 0 || r.status == ZooExitCode.inputError.rawValue, "mutation \(i): exit \(r.status): \(r.stderr.suffix(300))")
+            if r.status != 0 { #expect(!FileManager.default.fileExists(atPath: out)) }
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { $0.contains(".tmp-") }
+            #expect(leftovers.isEmpty, "temporary files left: \(leftovers)")
+        }
+        #expect(outcomes[ZooExitCode.inputError.rawValue, default: 0] > 0)
+    }
+}

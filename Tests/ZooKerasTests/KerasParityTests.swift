@@ -135,3 +135,23 @@ struct KerasManifest: Decodable {
         #expect(KerasConfigParser.snakeCase("GlobalAveragePooling2D") == "global_average_pooling2d")
     }
 }
+
+@Suite struct KerasStrictMatchingTests {
+    /// An architecture whose Dense layer is wider than the stored weights:
+    /// the error names the layer, the weight and both shapes.
+    @Test func shapeMismatchIsReportedWithBothShapes() throws {
+        let e = KerasManifest.shared.models.first { $0.name == "vgg_block" }!
+        var json = try String(contentsOfFile: KerasManifest.path(e.files["k2_json"]!), encoding: .utf8)
+        let units = try #require(json.range(of: "\"units\": 10") ?? json.range(of: "\"units\":10"))
+        json.replaceSubrange(units, with: "\"units\": 11")
+        let arch = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-arch-\(UUID().uuidString).json")
+        try json.write(to: arch, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: arch) }
+        do {
+            _ = try KerasImporter.load(path: KerasManifest.path(e.files["k2_weights_h5"]!), options: .init(architecture: arch.path))
+            Issue.record("a wrong architecture was accepted")
+        } catch let KerasError.weightMismatch(_, problems) {
+            #expect(problems.contains { $0.contains("predictions") && $0.contains("[8×10]") && $0.contains("[8×11]") }, "\(problems)")
+        }
+    }
+}
