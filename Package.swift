@@ -52,13 +52,15 @@ let package = Package(
         ]),
         .executableTarget(name: "zoo", dependencies: ["ZooCommands"]),
 
+        // Fixture manifests and helpers shared by the test targets.
+        .target(name: "ZooTestSupport", path: "Tests/ZooTestSupport"),
         .testTarget(name: "CShimTests", dependencies: ["CHDF5", "CProtobufC", "CBLAS"]),
         .testTarget(name: "ZooCoreTests", dependencies: ["ZooCore"]),
         .testTarget(name: "ZooFormatTests", dependencies: [
-            "ZooCore", "ZooFormat", .product(name: "Crypto", package: "swift-crypto"),
+            "ZooCore", "ZooFormat", "ZooTestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .testTarget(name: "ZooONNXTests", dependencies: ["ZooONNX", "ZooCore", "ZooFormat"]),
-        .testTarget(name: "ZooRuntimeTests", dependencies: ["ZooRuntime", "ZooONNX", "ZooCore", "ZooFormat"]),
+        .testTarget(name: "ZooONNXTests", dependencies: ["ZooONNX", "ZooCore", "ZooFormat", "ZooTestSupport"]),
+        .testTarget(name: "ZooRuntimeTests", dependencies: ["ZooRuntime", "ZooONNX", "ZooCore", "ZooFormat", "ZooTestSupport"]),
         .testTarget(name: "ZooKerasTests", dependencies: ["ZooKeras", "ZooRuntime", "ZooCore", "ZooFormat"]),
         .testTarget(name: "ZooCommandsTests", dependencies: ["ZooCommands", "ZooFormat", "ZooCore"]),
     ]

@@ -91,12 +91,7 @@ struct Convert: ParsableCommand {
                 imported = try KerasImporter.load(path: model, mapped: mapped, options: .init(architecture: arch, name: name, hashSource: false))
             }
             let importedAt = DispatchTime.now()
-            var stem = (model as NSString).lastPathComponent
-            for ext in [".weights.h5", ".keras", ".hdf5", ".h5", ".onnx"] where stem.lowercased().hasSuffix(ext) {
-                stem = String(stem.dropLast(ext.count))
-                break
-            }
-            let out = output ?? stem + ".zoo"
+            let out = output ?? ModelFileName.stem(model) + ".zoo"
             let result = try ZooWriter.write(imported, to: URL(fileURLWithPath: out), completeCard: sourceDigest.map { digest in
                 { card in card.source?.sha256 = try digest.value() }
             })
@@ -131,9 +126,7 @@ struct Convert: ParsableCommand {
         }
         child.waitUntilExit()
         if child.terminationReason == .uncaughtSignal {
-            var stem = (model as NSString).lastPathComponent
-            for ext in [".weights.h5", ".keras", ".hdf5", ".h5"] where stem.lowercased().hasSuffix(ext) { stem = String(stem.dropLast(ext.count)); break }
-            let out = URL(fileURLWithPath: output ?? stem + ".zoo")
+            let out = URL(fileURLWithPath: output ?? ModelFileName.stem(model) + ".zoo")
             let dir = out.deletingLastPathComponent()
             let prefix = ".\(out.lastPathComponent).tmp-\(child.processIdentifier)-"
             for f in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where f.hasPrefix(prefix) {

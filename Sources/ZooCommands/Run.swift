@@ -91,7 +91,7 @@ struct Run: ParsableCommand {
     }
 
     func summarize(_ name: String, _ t: Tensor, labels: [String]?) -> OutputSummary {
-        let values = Self.doubles(t)
+        let values = Parity.doubles(t)
         var s = OutputSummary(name: name, dtype: t.dtype.rawValue, shape: t.shape)
         if !values.isEmpty {
             s.min = values.min()
@@ -122,16 +122,5 @@ struct Run: ParsableCommand {
             }, indent: "    ")
         }
         return out
-    }
-
-    static func doubles(_ t: Tensor) -> [Double] {
-        switch t.dtype {
-        case .f32: return t.scalars(as: Float.self).map(Double.init)
-        case .f64: return t.scalars(as: Double.self)
-        case .i64: return t.scalars(as: Int64.self).map(Double.init)
-        case .i32: return t.scalars(as: Int32.self).map(Double.init)
-        case .f16: return t.scalars(as: UInt16.self).map { Double(Float(Float16(bitPattern: $0))) }
-        default: return t.scalars(as: UInt8.self).map(Double.init)
-        }
     }
 }

@@ -3,3 +3,18 @@
 public enum ZooVersion {
     public static let string = "0.1.0"
 }
+
+/// Model file names.
+public enum ModelFileName {
+    /// Extensions zoo recognises, longest first (".weights.h5" before ".h5").
+    public static let extensions = [".weights.h5", ".keras", ".hdf5", ".h5", ".onnx", ".zoo"]
+
+    /// The file name without directory and model extension: "resnet50.weights.h5" → "resnet50".
+    public static func stem(_ path: String) -> String {
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        for ext in extensions where base.lowercased().hasSuffix(ext) && base.count > ext.count {
+            return String(base.dropLast(ext.count))
+        }
+        return base
+    }
+}

@@ -114,8 +114,7 @@ public enum KerasImporter {
 
         let (size, sha) = options.hashSource ? try digest(path) : (fileSize(path), nil)
         let base = (path as NSString).lastPathComponent
-        var stem = base
-        for ext in [".weights.h5", ".keras", ".hdf5", ".h5"] where stem.lowercased().hasSuffix(ext) { stem = String(stem.dropLast(ext.count)); break }
+        let stem = ModelFileName.stem(base)
         let card = ModelCard(
             name: options.name ?? stem,
             source: .init(file: base, format: format, byteSize: size, sha256: sha),

@@ -77,7 +77,7 @@ public enum ONNXImporter {
         var model = try session.run()
         let m = proto.message.pointee
         let base = (path as NSString).lastPathComponent
-        let stem = base.hasSuffix(".onnx") ? String(base.dropLast(5)) : base
+        let stem = ModelFileName.stem(base)
         let producer = [cstr(m.producer_name), cstr(m.producer_version)].filter { !$0.isEmpty }.joined(separator: " ")
         var metadata: [String: String] = [:]
         for e in messages(m.metadata_props, m.n_metadata_props) { metadata[cstr(e.pointee.key)] = cstr(e.pointee.value) }

@@ -75,7 +75,8 @@ public enum Parity {
         Array(v.indices.sorted { v[$0] != v[$1] ? v[$0] > v[$1] : $0 < $1 }.prefix(k))
     }
 
-    static func doubles(_ t: Tensor) -> [Double] {
+    /// Any numeric tensor's elements as Double (for comparisons and summaries).
+    public static func doubles(_ t: Tensor) -> [Double] {
         switch t.dtype {
         case .f32: return t.scalars(as: Float.self).map(Double.init)
         case .f64: return t.scalars(as: Double.self)

@@ -1,21 +1,8 @@
 import Crypto
 import Foundation
+@_exported import ZooTestSupport
 import ZooCore
 @testable import ZooFormat
-
-/// Deterministic pseudo-random numbers (SplitMix64) so every test and every
-/// mutation run is reproducible from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 enum Samples {
     static func bytes(_ n: Int, seed: UInt64) -> [UInt8] {
@@ -71,17 +58,6 @@ enum Samples {
 enum Paths {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let fixtures = repoRoot.appendingPathComponent("fixtures")
-}
-
-/// A fresh temporary directory, removed when the value is released.
-final class TempDir {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    func file(_ name: String) -> URL { url.appendingPathComponent(name) }
-    deinit { try? FileManager.default.removeItem(at: url) }
 }
 
 /// Builds a file from a header (with a correct digest) and raw data, so tests

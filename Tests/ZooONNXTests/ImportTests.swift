@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooTestSupport
 import ZooCore
 import ZooFormat
 @testable import ZooONNX
@@ -225,7 +226,7 @@ import ZooFormat
     @Test func randomMutationsNeverCrashTheImporter() throws {
         let original = Array(try Data(contentsOf: URL(fileURLWithPath: Manifest.path("resnet_bottleneck.onnx"))))
         let dir = try TempDir()
-        var rng = SplitMix64(state: 0xC0FFEE)
+        var rng = SplitMix64(seed: 0xC0FFEE)
         var outcomes: [String: Int] = [:]
         for i in 0..<1500 {
             var bytes = original

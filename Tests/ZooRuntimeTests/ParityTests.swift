@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooTestSupport
 import ZooCore
 import ZooFormat
 import ZooONNX
