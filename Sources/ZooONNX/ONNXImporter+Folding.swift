@@ -24,14 +24,7 @@ extension ImportSession {
             guard let count = ShapeMath.elementCount(dims), count <= ImportSession.maxFoldedElements else {
                 throw invalid(n, "shape \(dims) is invalid or too large to materialise at import")
             }
-            var dtype = DType.f32
-            var fill = 0.0
-            if case .tensor(let t)? = n.attributes["value"] {
-                let v = try decoder.decode(t, name: "\(n.name).value").tensor
-                guard v.elementCount == 1, let d = v.doubleValues?.first else { throw invalid(n, "value must hold one number") }
-                dtype = v.dtype
-                fill = d
-            }
+            let (dtype, fill) = try constantOfShapeValue(n)
             try define(y, .constant(try Tensor.make(dtype, shape: dims, values: Array(repeating: fill, count: count))))
             return true
         case "Shape":
@@ -131,6 +124,14 @@ extension ImportSession {
             return false
         }
         return true
+    }
+
+    /// ConstantOfShape's fill value and dtype (default: f32 zero).
+    func constantOfShapeValue(_ n: ONNXNode) throws -> (DType, Double) {
+        guard case .tensor(let t)? = n.attributes["value"] else { return (.f32, 0) }
+        let v = try decoder.decode(t, name: "\(n.name).value").tensor
+        guard v.elementCount == 1, let d = v.doubleValues?.first else { throw invalid(n, "value must hold one number") }
+        return (v.dtype, d)
     }
 
     /// A Constant node's value in any of its attribute forms.

@@ -94,14 +94,7 @@ extension ImportSession {
         case "ReduceMean": try reduceMean(n, x, y)
         case "Split": try split(n, x)
         case "ConstantOfShape":
-            var dtype = DType.f32
-            var fill = 0.0
-            if case .tensor(let t)? = n.attributes["value"] {
-                let v = try decoder.decode(t, name: "\(n.name).value").tensor
-                guard v.elementCount == 1, let d = v.doubleValues?.first else { throw invalid(n, "value must hold one number") }
-                dtype = v.dtype
-                fill = d
-            }
+            let (dtype, fill) = try constantOfShapeValue(n)
             try emit(n, op: "ConstantOfShape", inputs: [x], outputs: [y],
                      attributes: ["value": .float(Float(fill)), "dtype": .string(dtype.rawValue)], dtype: dtype)
         case "Shape", "Constant":
