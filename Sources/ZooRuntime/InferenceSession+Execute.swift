@@ -201,12 +201,15 @@ extension InferenceSession {
             let axis = int("axis")
             let shapes = ins.map { $0!.shape }
             if ins.allSatisfy({ $0!.isInt }) {
+                // Integer tensors are shape-sized: concatenate block by block.
                 var all: [[Int64]] = []
                 for i in ins.indices { all.append(try intsIn(i)) }
-                var y = [Int64](repeating: 0, count: count)
-                y.withUnsafeMutableBufferPointer { dst in
-                    let ptrs = all.map { UnsafeMutablePointer(mutating: $0) }
-                    DataKernel.concat(ptrs.map { UnsafePointer($0) }, shapes: shapes, axis: axis, to: dst.baseAddress!)
+                let outer = shapes[0][0..<axis].reduce(1, *)
+                let blocks = shapes.map { $0[axis...].reduce(1, *) }
+                var y: [Int64] = []
+                y.reserveCapacity(count)
+                for o in 0..<outer {
+                    for (k, v) in all.enumerated() { y += v[(o * blocks[k])..<((o + 1) * blocks[k])] }
                 }
                 results = [.ints(y, shape: out)]
             } else {
