@@ -91,13 +91,11 @@ public final class InferenceSession: @unchecked Sendable {
         for spec in graph.inputs {
             guard let t = inputs[spec.name] else { throw RuntimeError.missingInput(name: spec.name, expected: spec.shape) }
             try check(t, against: spec, bindings: &bindings)
+            // The converted input (and any widened copy) must outlive the run.
+            let c = Constant(t)
             keepAlive.append(t.storage)
-            if spec.dtype.isFloatingPoint {
-                env[spec.name] = Constant(t).value
-                if case .floats(_, _, let owner) = Constant(t) { keepAlive.append(owner) }
-            } else {
-                env[spec.name] = Constant(t).value
-            }
+            if case .floats(_, _, let owner) = c { keepAlive.append(owner) }
+            env[spec.name] = c.value
         }
         if profiling { profile = [:] }
         for (i, step) in steps.enumerated() {
