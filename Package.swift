@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "ZooONNX", targets: ["ZooONNX"]),
         .library(name: "ZooKeras", targets: ["ZooKeras"]),
         .library(name: "ZooRuntime", targets: ["ZooRuntime"]),
+        .library(name: "ZooRegistry", targets: ["ZooRegistry"]),
         .library(name: "ZooCommands", targets: ["ZooCommands"]),
     ],
     dependencies: [
@@ -45,8 +46,12 @@ let package = Package(
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "ZooRuntime", dependencies: ["ZooCore", "ZooFormat", "CBLAS"]),
+        .target(name: "ZooRegistry", dependencies: [
+            "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "ZooCommands", dependencies: [
-            "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooRuntime",
+            "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooRuntime", "ZooRegistry",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),

@@ -1,38 +1,40 @@
 #!/usr/bin/env bash
-# The main job on the bundled defaults, offline: for each bundled ONNX model
-# (tiny networks with the topology of each zoo family, made by
-# fixtures/generator with reference outputs from onnxruntime):
-# convert → verify → run → parity, then a summary table.
+# The main job on the bundled defaults, offline: pull each bundled demo model
+# from the catalog (zoo.json: ONNX networks with the topology of each zoo
+# family, made by fixtures/generator with reference outputs from onnxruntime)
+# → convert → verify → register, then run parity against onnxruntime's
+# outputs, and print a summary table. Uses a private registry in a temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product zoo
 zoo="$(swift build -c release --show-bin-path)/zoo"
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+export ZOO_HOME; ZOO_HOME=$(mktemp -d)
+export ZOO_OFFLINE=1
+trap 'rm -rf "$ZOO_HOME"' EXIT
 
-echo "== zoo convert fixtures/onnx/resnet_bottleneck.onnx; zoo inspect"
-"$zoo" convert fixtures/onnx/resnet_bottleneck.onnx -o "$out/resnet_bottleneck.zoo"
-"$zoo" inspect "$out/resnet_bottleneck.zoo"
+echo "== zoo pull demo-resnet_bottleneck; zoo info"
+"$zoo" pull demo-resnet_bottleneck --catalog zoo.json
+"$zoo" info demo-resnet_bottleneck | head -12
 echo
 
 rows=()
 status=0
 for name in alexnet_tiny vgg_block resnet_bottleneck mobilenetv2_block inception_block squeezenet_fire densenet_block shufflenet_unit; do
-  model="$out/$name.zoo"
-  "$zoo" convert "fixtures/onnx/$name.onnx" -o "$model" >/dev/null
-  "$zoo" verify "$model" >/dev/null
-  "$zoo" run "$model" --input "fixtures/onnx/$name.in0.npy" -o "$out/$name.out.npy"
-  if report=$("$zoo" parity "$model" --input "fixtures/onnx/$name.in0.npy" --expect "fixtures/onnx/$name.out0.npy" --json); then
+  "$zoo" pull "demo-$name" --catalog zoo.json >/dev/null
+  "$zoo" verify "demo-$name" >/dev/null
+  if report=$("$zoo" parity "demo-$name" --input "fixtures/onnx/$name.in0.npy" --expect "fixtures/onnx/$name.out0.npy" --json); then
     verdict=pass
   else
     verdict=FAIL
     status=67
   fi
   err=$(printf '%s' "$report" | python3 -c 'import json,sys; print("%.2e" % max(r["maxAbsError"] for r in json.load(sys.stdin)))' 2>/dev/null || echo "?")
-  digest=$("$zoo" inspect --json "$model" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"][7:19])')
-  rows+=("$(printf '%-20s %-14s %-8s %-10s %s' "$name" "$digest" ok "$err" "$verdict")")
+  digest=$("$zoo" info --json "demo-$name" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"][7:19])')
+  rows+=("$(printf '%-26s %-14s %-8s %-10s %s' "demo-$name" "$digest" ok "$err" "$verdict")")
 done
-echo "== convert → verify → run → parity against onnxruntime (bundled models, offline)"
-printf '%-20s %-14s %-8s %-10s %s\n' model digest verify "max |err|" parity
+echo "== pull → convert → verify → parity against onnxruntime (bundled models, offline)"
+printf '%-26s %-14s %-8s %-10s %s\n' model digest verify "max |err|" parity
 printf '%s\n' "${rows[@]}"
+echo
+"$zoo" list
 exit $status

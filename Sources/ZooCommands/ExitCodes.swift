@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ZooCore
 import ZooFormat
+import ZooRegistry
 
 /// The documented exit codes of `zoo` (README, "Exit codes"). Scripts rely on
 /// them to tell bad input from a damaged file from a failed download.
@@ -45,6 +46,14 @@ func runReportingErrors(_ body: () throws -> Void) throws {
             throw ExitCode(ZooExitCode.ioError.rawValue)
         }
         throw ExitCode(ZooExitCode.inputError.rawValue)
+    } catch let e as RegistryError {
+        printError(e.localizedDescription)
+        switch e {
+        case .network, .offline: throw ExitCode(ZooExitCode.networkFailure.rawValue)
+        case .hashMismatch, .sizeMismatch: throw ExitCode(ZooExitCode.integrityFailure.rawValue)
+        case .io: throw ExitCode(ZooExitCode.ioError.rawValue)
+        default: throw ExitCode(ZooExitCode.inputError.rawValue)
+        }
     } catch let e as LocalizedError {
         printError(e.errorDescription ?? "\(e)")
         throw ExitCode(ZooExitCode.inputError.rawValue)

@@ -7,7 +7,7 @@ import ZooRuntime
 /// Options shared by `zoo run` and `zoo parity`: which model, which inputs,
 /// which values to return and how many threads.
 struct ModelRunOptions: ParsableArguments {
-    @Argument(help: "Path to a .zoo model.")
+    @Argument(help: "A .zoo file or a registered model name.")
     var model: String
 
     @Option(name: .long, help: ArgumentHelp("Input tensor: FILE.npy (single-input models), NAME=FILE.npy, or FILE.npz with arrays named after the inputs. Repeatable.", valueName: "input"))
@@ -26,7 +26,7 @@ struct ModelRunOptions: ParsableArguments {
 
     /// Opens the model (weights verified as they load) and builds a session.
     func session() throws -> InferenceSession {
-        let file = try ZooFile(path: model)
+        let file = try ZooFile(path: try resolveModelPath(model))
         do {
             return try InferenceSession(file: file, threads: threads, outputs: outputs.isEmpty ? nil : outputs)
         } catch let e as RuntimeError {

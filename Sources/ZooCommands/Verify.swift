@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ZooCore
 import ZooFormat
+import ZooRegistry
 
 /// `zoo verify FILE…`: prove the bytes on disk are the bytes that were written.
 struct Verify: ParsableCommand {
@@ -9,8 +10,8 @@ struct Verify: ParsableCommand {
         abstract: "Check every tensor's SHA-256 and the header digest of .zoo files.",
         discussion: "Exits 0 when every file is intact and 66 (integrity failure) when any is damaged, naming each damaged tensor.")
 
-    @Argument(help: "Paths to .zoo files.")
-    var files: [String]
+    @Argument(help: ".zoo files or registered names (all registered models when none are given).")
+    var files: [String] = []
 
     @Option(help: "Hashing threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -19,7 +20,6 @@ struct Verify: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard !files.isEmpty else { throw ValidationError("give at least one .zoo file") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
@@ -50,7 +50,9 @@ struct Verify: ParsableCommand {
         try runReportingErrors {
             var reports: [VerificationReport] = []
             var failed = false
-            for path in files {
+            let targets = files.isEmpty ? try Registry().list().map { try Registry().path($0.name) } : try files.map(resolveModelPath)
+            if targets.isEmpty { print("no models registered") }
+            for path in targets {
                 let start = DispatchTime.now()
                 let (r, problem) = try Self.check(path, threads: threads)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
@@ -62,7 +64,7 @@ struct Verify: ParsableCommand {
                     print("ok  \(path)  \(r.digest ?? "")  \(r.tensorCount) tensors, \(formatBytes(r.bytesHashed)) in \(String(format: "%.2f", seconds)) s")
                 }
             }
-            if json { try printJSON(files.count == 1 ? AnyEncodable(reports[0]) : AnyEncodable(reports)) }
+            if json { try printJSON(targets.count == 1 ? AnyEncodable(reports[0]) : AnyEncodable(reports)) }
             if failed { throw ExitCode(ZooExitCode.integrityFailure.rawValue) }
         }
     }

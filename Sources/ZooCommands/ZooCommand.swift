@@ -14,7 +14,8 @@ public struct ZooCommand: ParsableCommand {
             66 integrity failure, 67 parity failure, 68 network failure, 74 I/O error.
             """,
         version: ZooVersion.string,
-        subcommands: [Convert.self, Inspect.self, Verify.self, Run.self, ParityCommand.self]
+        subcommands: [Pull.self, Convert.self, Inspect.self, Verify.self, Run.self, ParityCommand.self,
+                      List.self, Info.self, PathCommand.self, Remove.self, GC.self, CatalogCommand.self]
     )
 
     public init() {}

@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import ZooCore
+import ZooFormat
+import ZooRegistry
+
+/// Where the catalog and the registry are.
+struct RegistryOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The catalog (default: $ZOO_CATALOG, else ./zoo.json when present).", valueName: "file"))
+    var catalog: String?
+
+    func openCatalog() throws -> Catalog? {
+        if let c = catalog ?? ProcessInfo.processInfo.environment["ZOO_CATALOG"] { return try Catalog(path: c) }
+        return FileManager.default.fileExists(atPath: "zoo.json") ? try Catalog(path: "zoo.json") : nil
+    }
+
+    /// The registry at $ZOO_HOME (default ~/.cache/zoo).
+    func registry() throws -> Registry { try Registry() }
+}
+
+/// A model argument: a `.zoo` path, or a registered name.
+func resolveModelPath(_ model: String) throws -> String {
+    if FileManager.default.fileExists(atPath: model) || model.hasSuffix(".zoo") { return model }
+    return try Registry().path(model)
+}
+
+struct Pull: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fetch, verify, convert and register a model: a catalog NAME[:VARIANT], a file path or a file:// URL.",
+        discussion: "Nothing is registered unless the source's published hash matches and the converted model verifies. Prints the model's path.")
+
+    @Argument(help: "Catalog name (e.g. demo-resnet_bottleneck, keras-vgg16:notop), path or file:// URL.")
+    var model: String
+
+    @OptionGroup var registryOptions: RegistryOptions
+
+    @Option(help: ArgumentHelp("Use this file, downloaded by hand, as the source (its hash is still checked).", valueName: "file"))
+    var from: String?
+
+    @Option(help: ArgumentHelp("Architecture JSON for weights-only Keras files.", valueName: "file"))
+    var arch: String?
+
+    @Option(help: "Register under this name.")
+    var name: String?
+
+    @Flag(help: "Use the cache only (also ZOO_OFFLINE=1).")
+    var offline = false
+
+    @Flag(help: "Print the manifest as JSON.")
+    var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            let options = Registry.PullOptions(catalog: try registryOptions.openCatalog(),
+                                               offline: offline || ProcessInfo.processInfo.environment["ZOO_OFFLINE"] == "1",
+                                               from: from, architecture: arch, name: name)
+            let registry = try registryOptions.registry()
+            let m = try registry.pull(model, options: options)
+            if json { try printJSON(m) } else { print(registry.home.appendingPathComponent(m.model).path) }
+        }
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List registered models.")
+    @Flag(help: "Print machine-readable JSON on stdout.") var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            let all = try Registry().list()
+            if json { try printJSON(all); return }
+            var rows = [["name", "digest", "source", "format"]]
+            for m in all { rows.append([m.name, String(m.digest.prefix(19)), m.source.file ?? m.source.url ?? "-", m.source.format]) }
+            print(all.isEmpty ? "no models registered; 'zoo pull NAME' adds one" : renderTable(rows, indent: ""))
+        }
+    }
+}
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a registered model's manifest and card.")
+    @Argument(help: "Registered name.") var model: String
+    @Flag(help: "Print machine-readable JSON on stdout.") var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            let registry = try Registry()
+            let m = try registry.manifest(model)
+            if json { try printJSON(m); return }
+            print(renderTable([["name", m.name], ["digest", m.digest], ["model", registry.home.appendingPathComponent(m.model).path],
+                               ["source", "\(m.source.format)  \(m.source.file ?? "")  \(formatBytes(m.source.byteSize))  sha256:\(m.source.sha256)"],
+                               ["converter", m.converter]], indent: ""))
+            print()
+            print(Inspect.describe(try registry.open(model)))
+        }
+    }
+}
+
+struct PathCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "path", abstract: "Print the path of a registered model's .zoo file (for scripts).")
+    @Argument(help: "Registered name.") var model: String
+    func run() throws { try runReportingErrors { print(try Registry().path(model)) } }
+}
+
+struct Remove: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Unregister a model (files are reclaimed by 'zoo gc').")
+    @Argument(help: "Registered names.") var models: [String]
+    func run() throws { try runReportingErrors { for m in models { try Registry().remove(m) } } }
+}
+
+struct GC: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Delete blobs and models no name refers to, and leftover temporary files.")
+    @Flag(help: "Print machine-readable JSON on stdout.") var json = false
+    func run() throws {
+        try runReportingErrors {
+            let r = try Registry().gc()
+            if json { try printJSON(r) } else {
+                print("removed \(r.removedBlobs) blobs, \(r.removedModels) models, \(r.removedTemporary) temporary files; freed \(formatBytes(r.freedBytes))")
+            }
+        }
+    }
+}
+
+struct CatalogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "catalog", abstract: "List the models the catalog can pull.")
+    @OptionGroup var registryOptions: RegistryOptions
+    @Flag(help: "Print machine-readable JSON on stdout.") var json = false
+
+    struct Row: Encodable { var name: String; var family: String?; var format: String; var variants: [String]; var license: String? }
+
+    func run() throws {
+        try runReportingErrors {
+            guard let c = try registryOptions.openCatalog() else {
+                throw CLIError(message: "no catalog: give --catalog zoo.json or set ZOO_CATALOG", code: .usage)
+            }
+            let rows = c.entries.map { Row(name: $0.name, family: $0.family, format: $0.format, variants: ($0.variants ?? []).map(\.name), license: $0.license) }
+            if json { try printJSON(rows); return }
+            print(renderTable([["name", "family", "format", "variants"]] + rows.map { [$0.name, $0.family ?? "", $0.format, $0.variants.joined(separator: ",")] }, indent: ""))
+        }
+    }
+}

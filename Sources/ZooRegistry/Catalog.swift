@@ -1,0 +1,80 @@
+import Foundation
+
+/// The pullable models of `zoo.json` (docs/CATALOG.md), the fields the registry uses.
+public struct Catalog: Sendable {
+    public struct Source: Codable, Sendable, Equatable {
+        public var url: String?
+        public var fixture: String?
+        public var md5: String?
+        public var sha256: String?
+        public var byteSize: Int?
+    }
+    public struct Parity: Codable, Sendable, Equatable {
+        public var input: String?
+        public var expect: String?
+        public var rtol: Double?
+        public var atol: Double?
+    }
+    public struct Variant: Codable, Sendable {
+        public var name: String
+        public var `default`: Bool?
+        public var sources: [Source]?
+    }
+    public struct Entry: Codable, Sendable {
+        public var name: String
+        public var aliases: [String]?
+        public var family: String?
+        public var task: String?
+        public var format: String
+        public var weightsOnly: Bool?
+        public var sources: [Source]?
+        public var variants: [Variant]?
+        public var parity: Parity?
+        public var license: String?
+    }
+    private struct File: Codable {
+        var schema: Int
+        var models: [Entry]
+        var embeddings: [Entry]?
+    }
+
+    public let path: String
+    public let entries: [Entry]
+    /// Directory fixture paths are relative to.
+    public var root: String { (path as NSString).deletingLastPathComponent }
+
+    public init(path: String) throws {
+        self.path = path
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw RegistryError.invalidCatalog(path: path, detail: "cannot read it")
+        }
+        let file: File
+        do { file = try JSONDecoder().decode(File.self, from: data) } catch {
+            throw RegistryError.invalidCatalog(path: path, detail: "\(error)")
+        }
+        guard file.schema == 1 else { throw RegistryError.invalidCatalog(path: path, detail: "schema \(file.schema) is not supported (expected 1)") }
+        entries = file.models + (file.embeddings ?? [])
+    }
+
+    /// The entry named `name` (or one of its aliases).
+    public func entry(_ name: String) -> Entry? {
+        entries.first { $0.name == name || ($0.aliases ?? []).contains(name) }
+    }
+
+    /// Sources of `entry`'s variant (the default one when `variant` is nil).
+    public func sources(_ entry: Entry, variant: String?) throws -> (variant: String?, sources: [Source]) {
+        guard let variants = entry.variants, !variants.isEmpty else {
+            if let v = variant { throw RegistryError.unknownVariant(name: entry.name, variant: v, available: []) }
+            return (nil, entry.sources ?? [])
+        }
+        if let v = variant {
+            guard let found = variants.first(where: { $0.name == v }) else {
+                throw RegistryError.unknownVariant(name: entry.name, variant: v, available: variants.map(\.name))
+            }
+            return (v, found.sources ?? [])
+        }
+        let chosen = variants.first { $0.default == true } ?? variants[0]
+        return (chosen.name, chosen.sources ?? [])
+    }
+}

@@ -1,0 +1,232 @@
+import Crypto
+import Foundation
+import ZooCore
+import ZooFormat
+import ZooKeras
+import ZooONNX
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Registry {
+    /// How `pull` should behave.
+    public struct PullOptions: Sendable {
+        public var catalog: Catalog?
+        /// Serve from the cache only (also `ZOO_OFFLINE=1`).
+        public var offline: Bool
+        /// A file downloaded by hand to use instead of the network (still hash-checked).
+        public var from: String?
+        /// Architecture JSON for weights-only Keras files.
+        public var architecture: String?
+        /// Name to register under (default: the catalog name or the file stem).
+        public var name: String?
+
+        public init(catalog: Catalog? = nil, offline: Bool = ProcessInfo.processInfo.environment["ZOO_OFFLINE"] == "1",
+                    from: String? = nil, architecture: String? = nil, name: String? = nil) {
+            self.catalog = catalog
+            self.offline = offline
+            self.from = from
+            self.architecture = architecture
+            self.name = name
+        }
+    }
+
+    /// Fetches (or finds in the cache), verifies, converts, verifies again and
+    /// registers `spec`: a catalog `NAME[:VARIANT]`, a local path or a `file://` URL.
+    /// Nothing is registered unless every step succeeded; concurrent pulls of
+    /// the same name wait for each other and share one blob.
+    @discardableResult
+    public func pull(_ spec: String, options: PullOptions = .init()) throws -> Manifest {
+        let local = spec.hasPrefix("file://") ? String(spec.dropFirst(7)) : spec
+        if FileManager.default.fileExists(atPath: local) {
+            let name = options.name ?? ModelFileName.stem(local)
+            guard Self.validName(name) else { throw RegistryError.noUsableSource(name: name, detail: "not a valid model name; give --name") }
+            return try withLock(name) {
+                let blob = try ingest(file: local, expected: nil, label: local)
+                return try convertAndRegister(name: name, variant: nil, blob: blob, format: Self.guessFormat(local),
+                                              originalName: (local as NSString).lastPathComponent, url: nil, entry: nil, options: options)
+            }
+        }
+        if spec.hasPrefix("http://") || spec.hasPrefix("https://") {
+            throw RegistryError.network(url: spec, detail: "direct URL pulls are not supported yet; download it and run 'zoo pull \(ModelFileName.stem(spec)) --from FILE' or 'zoo pull FILE'")
+        }
+        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+        let base = parts[0], requestedVariant = parts.count > 1 ? parts[1] : nil
+        guard let catalog = options.catalog, let entry = catalog.entry(base) else {
+            throw RegistryError.unknownModel(name: base, catalog: options.catalog?.path)
+        }
+        let (variant, sources) = try catalog.sources(entry, variant: requestedVariant)
+        let name = options.name ?? entry.name + (requestedVariant.map { ":\($0)" } ?? "")
+        return try withLock(name) {
+            // 1. A blob we already have (offline works from here on).
+            for s in sources {
+                if let sha = s.sha256, FileManager.default.fileExists(atPath: url("blobs/sha256/\(sha)").path) {
+                    return try convertAndRegister(name: name, variant: variant, blob: BlobInfo(sha256: sha, size: try fileSize(url("blobs/sha256/\(sha)").path)),
+                                                  format: entry.format, originalName: Self.fileName(s), url: s.url, entry: entry, options: options)
+                }
+            }
+            // 2. A file given by hand, a bundled fixture, or (online) a download.
+            if let from = options.from {
+                guard let s = sources.first else { throw RegistryError.noUsableSource(name: name, detail: "the catalog lists no source to check --from against") }
+                let blob = try ingest(file: from, expected: s, label: from)
+                return try convertAndRegister(name: name, variant: variant, blob: blob, format: entry.format,
+                                              originalName: Self.fileName(s), url: s.url, entry: entry, options: options)
+            }
+            if let s = sources.first(where: { $0.fixture != nil }), let fixture = s.fixture {
+                let path = (catalog.root as NSString).appendingPathComponent(fixture)
+                let blob = try ingest(file: path, expected: s, label: fixture)
+                return try convertAndRegister(name: name, variant: variant, blob: blob, format: entry.format,
+                                              originalName: (fixture as NSString).lastPathComponent, url: nil, entry: entry, options: options)
+            }
+            if options.offline { throw RegistryError.offline(name: name) }
+            let urls = sources.compactMap(\.url)
+            throw RegistryError.network(url: urls.first ?? name, detail: "downloads are not supported yet; fetch the file by hand and run 'zoo pull \(spec) --from FILE' (its hash is still checked)")
+        }
+    }
+
+    static func fileName(_ s: Catalog.Source) -> String? {
+        (s.url ?? s.fixture).map { ($0 as NSString).lastPathComponent }
+    }
+
+    static func guessFormat(_ path: String) -> String {
+        let l = path.lowercased()
+        if l.hasSuffix(".onnx") { return "onnx" }
+        if l.hasSuffix(".zoo") { return "zoo" }
+        if l.hasSuffix(".keras") { return "keras-v3" }
+        return "keras-h5"
+    }
+
+    struct BlobInfo {
+        var sha256: String
+        var size: Int
+        var path: String { "blobs/sha256/\(sha256)" }
+    }
+
+    func fileSize(_ path: String) throws -> Int {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw RegistryError.io(path: path, operation: "stat", detail: String(cString: strerror(errno))) }
+        return Int(st.st_size)
+    }
+
+    /// Copies `file` into the blob store while hashing it, checks it against
+    /// the published size and hash, refuses HTML pages and Git LFS pointers,
+    /// and only then moves it into place (temp file, fsync, rename).
+    func ingest(file: String, expected: Catalog.Source?, label: String) throws -> BlobInfo {
+        let input = Glibc.open(file, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw RegistryError.io(path: file, operation: "open", detail: String(cString: strerror(errno))) }
+        defer { close(input) }
+        let tmp = url("tmp/blob-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        let output = Glibc.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
+        guard output >= 0 else { throw RegistryError.io(path: tmp, operation: "create", detail: String(cString: strerror(errno))) }
+        var keep = false
+        defer { if !keep { unlink(tmp) } }
+        var sha = SHA256(), md5 = Insecure.MD5()
+        var total = 0
+        var head = [UInt8]()
+        let size = 1 << 22
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        defer { buffer.deallocate() }
+        do {
+            defer { close(output) }
+            while true {
+                let n = read(input, buffer, size)
+                if n < 0 { if errno == EINTR { continue }; throw RegistryError.io(path: file, operation: "read", detail: String(cString: strerror(errno))) }
+                if n == 0 { break }
+                let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
+                if head.count < 512 { head += chunk.prefix(512 - head.count) }
+                sha.update(bufferPointer: chunk)
+                md5.update(bufferPointer: chunk)
+                var off = 0
+                while off < n {
+                    let w = write(output, buffer + off, n - off)
+                    if w < 0 { if errno == EINTR { continue }; throw RegistryError.io(path: tmp, operation: "write", detail: String(cString: strerror(errno))) }
+                    off += w
+                }
+                total += n
+            }
+            guard fsync(output) == 0 else { throw RegistryError.io(path: tmp, operation: "fsync", detail: String(cString: strerror(errno))) }
+        }
+        let text = String(decoding: head, as: UTF8.self).lowercased()
+        if text.hasPrefix("version https://git-lfs.github.com/spec") {
+            throw RegistryError.notAModel(source: label, detail: "this is a Git LFS pointer file, not the model; download the real file (e.g. from media.githubusercontent.com)")
+        }
+        if text.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("<!doctype html") || text.contains("<html") {
+            throw RegistryError.notAModel(source: label, detail: "this is an HTML page (a login or error page?), not a model file")
+        }
+        let shaHex = sha.finalize().map { String(format: "%02x", $0) }.joined()
+        let md5Hex = md5.finalize().map { String(format: "%02x", $0) }.joined()
+        if let e = expected {
+            if let s = e.byteSize, s != total { throw RegistryError.sizeMismatch(source: label, expected: s, actual: total) }
+            if let s = e.sha256, s != shaHex { throw RegistryError.hashMismatch(source: label, algorithm: "SHA-256", expected: s, actual: shaHex) }
+            if e.sha256 == nil, let m = e.md5, m != md5Hex { throw RegistryError.hashMismatch(source: label, algorithm: "MD5", expected: m, actual: md5Hex) }
+        }
+        let blob = BlobInfo(sha256: shaHex, size: total)
+        if !FileManager.default.fileExists(atPath: url(blob.path).path) {
+            guard rename(tmp, url(blob.path).path) == 0 else {
+                throw RegistryError.io(path: url(blob.path).path, operation: "rename", detail: String(cString: strerror(errno)))
+            }
+            keep = true
+        }
+        return blob
+    }
+
+    /// Converts a blob (unless it is already a `.zoo`), verifies the result,
+    /// stores it by model digest and writes the name's manifest last.
+    func convertAndRegister(name: String, variant: String?, blob: BlobInfo, format: String, originalName: String?, url sourceURL: String?,
+                            entry: Catalog.Entry?, options: PullOptions) throws -> Manifest {
+        let blobPath = url(blob.path).path
+        let staged = url("tmp/model-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).zoo")
+        defer { unlink(staged.path) }
+        do {
+            switch format {
+            case "zoo":
+                try FileManager.default.copyItem(atPath: blobPath, toPath: staged.path)
+            case "onnx":
+                var model = try ONNXImporter.load(path: blobPath, options: .init(name: entry?.name ?? name))
+                model.card.source?.file = originalName
+                model.card.source?.url = sourceURL
+                try ZooWriter.write(model, to: staged)
+            case let f where f.hasPrefix("keras"):
+                // The blob has no extension: give the importer a name it recognises.
+                let link = url("tmp/source-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" + (f == "keras-v3" ? ".keras" : ".h5"))
+                defer { unlink(link.path) }
+                try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: blobPath)
+                var model = try KerasImporter.load(path: link.path, options: .init(architecture: options.architecture, name: entry?.name ?? name))
+                model.card.source?.file = originalName
+                model.card.source?.url = sourceURL
+                try ZooWriter.write(model, to: staged)
+            default:
+                throw RegistryError.conversion(source: originalName ?? name, detail: "format '\(format)' cannot be converted yet")
+            }
+        } catch let e as RegistryError {
+            throw e
+        } catch {
+            throw RegistryError.conversion(source: originalName ?? name, detail: error.localizedDescription)
+        }
+        let file = try ZooFile(path: staged.path)
+        let report = file.verify()
+        guard report.intact else { throw RegistryError.conversion(source: originalName ?? name, detail: "the converted model failed verification") }
+        let hex = String(file.digest.dropFirst("sha256:".count))
+        let modelPath = "models/sha256/\(hex).zoo"
+        if !FileManager.default.fileExists(atPath: url(modelPath).path) {
+            guard rename(staged.path, url(modelPath).path) == 0 else {
+                throw RegistryError.io(path: url(modelPath).path, operation: "rename", detail: String(cString: strerror(errno)))
+            }
+        }
+        let manifest = Manifest(name: name, variant: variant, digest: file.digest, model: modelPath,
+                                source: SourceInfo(sha256: blob.sha256, byteSize: blob.size, format: format, url: sourceURL, file: originalName, blob: blob.path),
+                                catalogEntry: entry?.name, parity: entry?.parity, converter: "zoo \(ZooVersion.string)")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(manifest)
+        let ref = refURL(name)
+        let tmpRef = url("tmp/ref-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json")
+        do {
+            try data.write(to: tmpRef)
+            guard rename(tmpRef.path, ref.path) == 0 else { throw RegistryError.io(path: ref.path, operation: "rename", detail: String(cString: strerror(errno))) }
+        } catch let e as RegistryError { throw e } catch {
+            throw RegistryError.io(path: ref.path, operation: "write", detail: error.localizedDescription)
+        }
+        return manifest
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+
+/// Why a registry operation failed; each case says what, where and what to do.
+public enum RegistryError: Error, LocalizedError, Equatable {
+    case unknownModel(name: String, catalog: String?)
+    case unknownVariant(name: String, variant: String, available: [String])
+    case noUsableSource(name: String, detail: String)
+    case hashMismatch(source: String, algorithm: String, expected: String, actual: String)
+    case sizeMismatch(source: String, expected: Int, actual: Int)
+    case notAModel(source: String, detail: String)
+    case notRegistered(name: String)
+    case offline(name: String)
+    case network(url: String, detail: String)
+    case invalidCatalog(path: String, detail: String)
+    case io(path: String, operation: String, detail: String)
+    case conversion(source: String, detail: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .unknownModel(n, c):
+            return "no model named '\(n)'" + (c.map { " in the catalog \($0)" } ?? " (no catalog: give --catalog zoo.json, a URL or a file path)") + "; 'zoo catalog' lists them"
+        case let .unknownVariant(n, v, a): return "'\(n)' has no variant '\(v)'; variants: \(a.joined(separator: ", "))"
+        case let .noUsableSource(n, d): return "'\(n)': \(d)"
+        case let .hashMismatch(s, alg, e, a): return "\(s): \(alg) is \(a), expected \(e); the download is damaged or was replaced — nothing was registered"
+        case let .sizeMismatch(s, e, a): return "\(s): \(a) bytes, expected \(e); the download is incomplete or wrong — nothing was registered"
+        case let .notAModel(s, d): return "\(s): \(d) — nothing was registered"
+        case let .notRegistered(n): return "'\(n)' is not in the registry; 'zoo list' shows what is, 'zoo pull \(n)' fetches it"
+        case let .offline(n): return "'\(n)' is not cached and offline mode is on (ZOO_OFFLINE / --offline); pull it online or seed it with --from FILE"
+        case let .network(u, d): return "\(u): \(d)"
+        case let .invalidCatalog(p, d): return "\(p): invalid catalog: \(d)"
+        case let .io(p, op, d): return "\(p): \(op) failed: \(d)"
+        case let .conversion(s, d): return "\(s): \(d)"
+        }
+    }
+}

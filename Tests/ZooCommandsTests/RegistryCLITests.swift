@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+import ZooCommands
+
+/// `zoo pull` and friends against a private registry ($ZOO_HOME in a temp dir)
+/// and the repository's catalog; everything offline.
+@Suite struct RegistryCLITests {
+    let home: Scratch
+    let env: [String: String]
+    let catalog = CLI.repoRoot.appendingPathComponent("zoo.json").path
+
+    init() throws {
+        home = try Scratch()
+        env = ["ZOO_HOME": home.url.path]
+    }
+
+    func zoo(_ args: String...) throws -> CLI.Result { try CLI.run(args, env: env) }
+
+    func listed() throws -> [[String: Any]] {
+        let r = try zoo("list", "--json")
+        return (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]]) ?? []
+    }
+
+    func files(_ dir: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: home.url.appendingPathComponent(dir).path)) ?? []
+    }
+
+    @Test func pullingABundledModelRegistersAVerifiedModel() throws {
+        let r = try zoo("pull", "demo-vgg_block", "--catalog", catalog)
+        #expect(r.status == 0, "\(r.stderr)")
+        let path = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(try zoo("path", "demo-vgg_block").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == path)
+        #expect(try listed().map { $0["name"] as? String } == ["demo-vgg_block"])
+        #expect(try zoo("verify").status == 0)
+        let parity = try zoo("parity", "demo-vgg_block", "--input", CLI.repoRoot.appendingPathComponent("fixtures/onnx/vgg_block.in0.npy").path,
+                             "--expect", CLI.repoRoot.appendingPathComponent("fixtures/onnx/vgg_block.out0.npy").path)
+        #expect(parity.status == 0, "\(parity.stdout)")
+        // Pulling again reuses the blob and the model.
+        #expect(try zoo("pull", "demo-vgg_block", "--catalog", catalog).status == 0)
+        #expect(files("blobs/sha256").count == 1 && files("models/sha256").count == 1)
+    }
+
+    @Test func aFileWithTheWrongHashIsRejectedAndNothingIsRegistered() throws {
+        let wrong = CLI.repoRoot.appendingPathComponent("fixtures/onnx/alexnet_tiny.onnx").path
+        let r = try zoo("pull", "demo-vgg_block", "--catalog", catalog, "--from", wrong)
+        #expect(r.status == ZooExitCode.integrityFailure.rawValue, "\(r.stderr)")
+        #expect(r.stderr.contains("nothing was registered"))
+        #expect(try listed().isEmpty)
+        #expect(files("blobs/sha256").isEmpty && files("models/sha256").isEmpty && files("tmp").isEmpty)
+    }
+
+    @Test func htmlPagesAndGitLFSPointersAreRefused() throws {
+        let html = home.url.appendingPathComponent("page.onnx"), lfs = home.url.appendingPathComponent("pointer.onnx")
+        try Data("<!DOCTYPE html><html><body>Sign in</body></html>".utf8).write(to: html)
+        try Data("version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n".utf8).write(to: lfs)
+        let a = try zoo("pull", "demo-vgg_block", "--catalog", catalog, "--from", html.path)
+        #expect(a.status == ZooExitCode.inputError.rawValue && a.stderr.contains("HTML"), "\(a.stderr)")
+        let b = try zoo("pull", "demo-vgg_block", "--catalog", catalog, "--from", lfs.path)
+        #expect(b.status == ZooExitCode.inputError.rawValue && b.stderr.contains("Git LFS"), "\(b.stderr)")
+        #expect(try listed().isEmpty)
+    }
+
+    @Test func offlineModeServesTheCacheOnly() throws {
+        let missing = try zoo("pull", "keras-vgg16", "--catalog", catalog, "--offline")
+        #expect(missing.status == ZooExitCode.networkFailure.rawValue, "\(missing.stderr)")
+        #expect(missing.stderr.contains("offline"))
+        #expect(try zoo("pull", "demo-squeezenet_fire", "--catalog", catalog).status == 0)
+        try FileManager.default.removeItem(at: home.url.appendingPathComponent("refs"))
+        try FileManager.default.createDirectory(at: home.url.appendingPathComponent("refs"), withIntermediateDirectories: true)
+        // The blob is cached: offline re-registration works.
+        let again = try CLI.run(["pull", "demo-squeezenet_fire", "--catalog", catalog, "--offline"], env: env.merging(["ZOO_OFFLINE": "1"]) { $1 })
+        #expect(again.status == 0, "\(again.stderr)")
+    }
+
+    @Test func twoConcurrentPullsOfOneModelBothSucceedWithOneBlob() throws {
+        func start() throws -> (Process, Pipe) {
+            let p = Process()
+            p.executableURL = CLI.binary
+            p.arguments = ["pull", "demo-inception_block", "--catalog", catalog]
+            p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            return (p, out)
+        }
+        let (a, oa) = try start(), (b, ob) = try start()
+        let ta = oa.fileHandleForReading.readDataToEndOfFile(), tb = ob.fileHandleForReading.readDataToEndOfFile()
+        a.waitUntilExit()
+        b.waitUntilExit()
+        #expect(a.terminationStatus == 0, "\(String(decoding: ta, as: UTF8.self))")
+        #expect(b.terminationStatus == 0, "\(String(decoding: tb, as: UTF8.self))")
+        #expect(files("blobs/sha256").count == 1)
+        #expect(files("models/sha256").count == 1)
+        #expect(files("tmp").isEmpty)
+    }
+
+    @Test func removeThenGarbageCollectReclaimsFiles() throws {
+        #expect(try zoo("pull", "demo-densenet_block", "--catalog", catalog).status == 0)
+        #expect(try zoo("rm", "demo-densenet_block").status == 0)
+        #expect(try listed().isEmpty)
+        let gc = try zoo("gc", "--json")
+        #expect(gc.status == 0)
+        #expect(gc.stdout.contains("\"removedBlobs\" : 1") && gc.stdout.contains("\"removedModels\" : 1"), "\(gc.stdout)")
+        #expect(try zoo("path", "demo-densenet_block").status == ZooExitCode.inputError.rawValue)
+    }
+
+    @Test func aLocalKerasFileCanBePulledAndRunByName() throws {
+        let file = CLI.repoRoot.appendingPathComponent("fixtures/keras/resnet_block.keras").path
+        #expect(try zoo("pull", file).status == 0)
+        let r = try zoo("parity", "resnet_block", "--input", CLI.repoRoot.appendingPathComponent("fixtures/keras/resnet_block.in0.npy").path,
+                        "--expect", CLI.repoRoot.appendingPathComponent("fixtures/keras/resnet_block.out0.npy").path)
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+    }
+
+    @Test func unknownCatalogNameSaysWhereToLook() throws {
+        let r = try zoo("pull", "no-such-model", "--catalog", catalog)
+        #expect(r.status == ZooExitCode.inputError.rawValue)
+        #expect(r.stderr.contains("zoo catalog"))
+    }
+}
