@@ -8,6 +8,14 @@ public struct Catalog: Sendable {
         public var md5: String?
         public var sha256: String?
         public var byteSize: Int?
+
+        public init(url: String? = nil, fixture: String? = nil, md5: String? = nil, sha256: String? = nil, byteSize: Int? = nil) {
+            self.url = url
+            self.fixture = fixture
+            self.md5 = md5
+            self.sha256 = sha256
+            self.byteSize = byteSize
+        }
     }
     public struct Parity: Codable, Sendable, Equatable {
         public var input: String?

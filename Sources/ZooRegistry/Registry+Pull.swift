@@ -48,7 +48,15 @@ extension Registry {
             }
         }
         if spec.hasPrefix("http://") || spec.hasPrefix("https://") {
-            throw RegistryError.network(url: spec, detail: "direct URL pulls are not supported yet; download it and run 'zoo pull \(ModelFileName.stem(spec)) --from FILE' or 'zoo pull FILE'")
+            guard let u = URL(string: spec) else { throw RegistryError.network(url: spec, detail: "not a valid URL") }
+            let name = options.name ?? ModelFileName.stem(u.lastPathComponent)
+            guard Self.validName(name) else { throw RegistryError.noUsableSource(name: name, detail: "not a valid model name; give --name") }
+            if options.offline { throw RegistryError.offline(name: name) }
+            return try withLock(name) {
+                let blob = try download(Catalog.Source(url: spec), label: spec)
+                return try convertAndRegister(name: name, variant: nil, blob: blob, format: Self.guessFormat(u.lastPathComponent),
+                                              originalName: u.lastPathComponent, url: spec, entry: nil, options: options)
+            }
         }
         let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
         let base = parts[0], requestedVariant = parts.count > 1 ? parts[1] : nil
@@ -79,8 +87,38 @@ extension Registry {
                                               originalName: (fixture as NSString).lastPathComponent, url: nil, entry: entry, options: options)
             }
             if options.offline { throw RegistryError.offline(name: name) }
-            let urls = sources.compactMap(\.url)
-            throw RegistryError.network(url: urls.first ?? name, detail: "downloads are not supported yet; fetch the file by hand and run 'zoo pull \(spec) --from FILE' (its hash is still checked)")
+            var lastError: Error = RegistryError.noUsableSource(name: name, detail: "the catalog lists no download URL")
+            for s in sources where s.url != nil {
+                do {
+                    let blob = try download(s, label: s.url!)
+                    return try convertAndRegister(name: name, variant: variant, blob: blob, format: entry.format,
+                                                  originalName: Self.fileName(s), url: s.url, entry: entry, options: options)
+                } catch let e as RegistryError {
+                    if case .hashMismatch = e { throw e }
+                    if case .sizeMismatch = e { throw e }
+                    if case .notAModel = e { throw e }
+                    lastError = e
+                }
+            }
+            throw lastError
+        }
+    }
+
+    /// Downloads `source` (resuming a previous partial download), then checks
+    /// and moves the completed file into the blob store. A file that fails
+    /// its checks is deleted so the next pull starts clean.
+    func download(_ source: Catalog.Source, label: String) throws -> BlobInfo {
+        guard let s = source.url, let u = URL(string: s) else { throw RegistryError.network(url: label, detail: "not a valid URL") }
+        let dir = url("downloads")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let key = SHA256.hash(data: Data(s.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
+        let partial = dir.appendingPathComponent("\(key).partial").path
+        let path = try Downloader(url: u, partial: partial, expectedSize: source.byteSize).run()
+        do {
+            return try ingest(file: path, expected: source, label: label, move: true)
+        } catch {
+            unlink(partial)
+            throw error
         }
     }
 
@@ -111,7 +149,8 @@ extension Registry {
     /// Copies `file` into the blob store while hashing it, checks it against
     /// the published size and hash, refuses HTML pages and Git LFS pointers,
     /// and only then moves it into place (temp file, fsync, rename).
-    func ingest(file: String, expected: Catalog.Source?, label: String) throws -> BlobInfo {
+    func ingest(file: String, expected: Catalog.Source?, label: String, move: Bool = false) throws -> BlobInfo {
+        if move { return try ingestInPlace(file: file, expected: expected, label: label) }
         let input = Glibc.open(file, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw RegistryError.io(path: file, operation: "open", detail: String(cString: strerror(errno))) }
         defer { close(input) }
@@ -146,20 +185,9 @@ extension Registry {
             }
             guard fsync(output) == 0 else { throw RegistryError.io(path: tmp, operation: "fsync", detail: String(cString: strerror(errno))) }
         }
-        let text = String(decoding: head, as: UTF8.self).lowercased()
-        if text.hasPrefix("version https://git-lfs.github.com/spec") {
-            throw RegistryError.notAModel(source: label, detail: "this is a Git LFS pointer file, not the model; download the real file (e.g. from media.githubusercontent.com)")
-        }
-        if text.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("<!doctype html") || text.contains("<html") {
-            throw RegistryError.notAModel(source: label, detail: "this is an HTML page (a login or error page?), not a model file")
-        }
         let shaHex = sha.finalize().map { String(format: "%02x", $0) }.joined()
-        let md5Hex = md5.finalize().map { String(format: "%02x", $0) }.joined()
-        if let e = expected {
-            if let s = e.byteSize, s != total { throw RegistryError.sizeMismatch(source: label, expected: s, actual: total) }
-            if let s = e.sha256, s != shaHex { throw RegistryError.hashMismatch(source: label, algorithm: "SHA-256", expected: s, actual: shaHex) }
-            if e.sha256 == nil, let m = e.md5, m != md5Hex { throw RegistryError.hashMismatch(source: label, algorithm: "MD5", expected: m, actual: md5Hex) }
-        }
+        try Self.check(head: head, size: total, sha256: shaHex, md5: md5.finalize().map { String(format: "%02x", $0) }.joined(),
+                       expected: expected, label: label)
         let blob = BlobInfo(sha256: shaHex, size: total)
         if !FileManager.default.fileExists(atPath: url(blob.path).path) {
             guard rename(tmp, url(blob.path).path) == 0 else {
@@ -168,6 +196,55 @@ extension Registry {
             keep = true
         }
         return blob
+    }
+
+    /// Hashes a downloaded file where it is and moves it into the blob store.
+    func ingestInPlace(file: String, expected: Catalog.Source?, label: String) throws -> BlobInfo {
+        let input = Glibc.open(file, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw RegistryError.io(path: file, operation: "open", detail: String(cString: strerror(errno))) }
+        var sha = SHA256(), md5 = Insecure.MD5()
+        var total = 0
+        var head = [UInt8]()
+        let size = 1 << 22
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        defer { buffer.deallocate(); close(input) }
+        while true {
+            let n = read(input, buffer, size)
+            if n < 0 { if errno == EINTR { continue }; throw RegistryError.io(path: file, operation: "read", detail: String(cString: strerror(errno))) }
+            if n == 0 { break }
+            let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
+            if head.count < 512 { head += chunk.prefix(512 - head.count) }
+            sha.update(bufferPointer: chunk)
+            md5.update(bufferPointer: chunk)
+            total += n
+        }
+        let shaHex = sha.finalize().map { String(format: "%02x", $0) }.joined()
+        try Self.check(head: head, size: total, sha256: shaHex, md5: md5.finalize().map { String(format: "%02x", $0) }.joined(), expected: expected, label: label)
+        let blob = BlobInfo(sha256: shaHex, size: total)
+        let dest = url(blob.path).path
+        if FileManager.default.fileExists(atPath: dest) {
+            unlink(file)
+        } else {
+            _ = chmod(file, 0o444)
+            guard rename(file, dest) == 0 else { throw RegistryError.io(path: dest, operation: "rename", detail: String(cString: strerror(errno))) }
+        }
+        return blob
+    }
+
+    /// Refuses HTML pages and LFS pointers, then checks size and hash against the catalog.
+    static func check(head: [UInt8], size total: Int, sha256 shaHex: String, md5 md5Hex: String, expected: Catalog.Source?, label: String) throws {
+        let text = String(decoding: head, as: UTF8.self).lowercased()
+        if text.hasPrefix("version https://git-lfs.github.com/spec") {
+            throw RegistryError.notAModel(source: label, detail: "this is a Git LFS pointer file, not the model; download the real file (e.g. from media.githubusercontent.com)")
+        }
+        if text.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("<!doctype html") || text.contains("<html") {
+            throw RegistryError.notAModel(source: label, detail: "this is an HTML page (a login or error page?), not a model file")
+        }
+        if let e = expected {
+            if let s = e.byteSize, s != total { throw RegistryError.sizeMismatch(source: label, expected: s, actual: total) }
+            if let s = e.sha256, s != shaHex { throw RegistryError.hashMismatch(source: label, algorithm: "SHA-256", expected: s, actual: shaHex) }
+            if e.sha256 == nil, let m = e.md5, m != md5Hex { throw RegistryError.hashMismatch(source: label, algorithm: "MD5", expected: m, actual: md5Hex) }
+        }
     }
 
     /// Converts a blob (unless it is already a `.zoo`), verifies the result,

@@ -1,0 +1,151 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Downloads one URL into a `.partial` file, resuming with `Range` after a
+/// dropped connection or a killed process, retrying with backoff. Proxy
+/// variables (`http_proxy`, `https_proxy`, `no_proxy`) are honoured by libcurl.
+final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    let url: URL
+    let partial: String
+    let expectedSize: Int?
+    let progress: Bool
+    /// Seconds without data before a request is abandoned (ZOO_HTTP_TIMEOUT for tests).
+    let timeout: TimeInterval
+
+    private var fd: Int32 = -1
+    private var received = 0
+    private var startOffset = 0
+    private var status = 0
+    private var contentType = ""
+    private var writeError: String?
+    private var done = DispatchSemaphore(value: 0)
+    private var failure: Error?
+    private var started = Date()
+    private var lastPrint = Date.distantPast
+
+    init(url: URL, partial: String, expectedSize: Int?) {
+        self.url = url
+        self.partial = partial
+        self.expectedSize = expectedSize
+        progress = isatty(2) != 0
+        timeout = TimeInterval(ProcessInfo.processInfo.environment["ZOO_HTTP_TIMEOUT"].flatMap(Double.init) ?? 30)
+    }
+
+    /// Fetches until the file is complete; returns its path.
+    func run(attempts: Int = 4) throws -> String {
+        var lastError = ""
+        for attempt in 0..<attempts {
+            if attempt > 0 { Thread.sleep(forTimeInterval: min(4, 0.25 * pow(2, Double(attempt - 1)))) }
+            do {
+                if try fetchOnce() { return partial }
+                lastError = "the connection closed early"
+            } catch let e as RegistryError {
+                if case .notAModel = e { throw e }
+                if case .network(_, let d) = e, d.hasPrefix("HTTP 4") { throw e }
+                lastError = e.localizedDescription
+            }
+        }
+        throw RegistryError.network(url: url.absoluteString, detail: "download failed after \(attempts) attempts: \(lastError); run the pull again to resume")
+    }
+
+    /// One request; true when the file is complete.
+    private func fetchOnce() throws -> Bool {
+        var st = stat()
+        startOffset = stat(partial, &st) == 0 ? Int(st.st_size) : 0
+        if let e = expectedSize, startOffset == e { return true }
+        if let e = expectedSize, startOffset > e { unlink(partial); startOffset = 0 }
+        fd = open(partial, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RegistryError.io(path: partial, operation: "open", detail: String(cString: strerror(errno))) }
+        defer { close(fd); fd = -1 }
+        received = 0
+        status = 0
+        failure = nil
+        writeError = nil
+        started = Date()
+        done = DispatchSemaphore(value: 0)
+        var request = URLRequest(url: url, timeoutInterval: timeout)
+        if startOffset > 0 { request.setValue("bytes=\(startOffset)-", forHTTPHeaderField: "Range") }
+        let config = URLSessionConfiguration.ephemeral
+        config.timeoutIntervalForRequest = timeout
+        let session = URLSession(configuration: config, delegate: self, delegateQueue: nil)
+        defer { session.invalidateAndCancel() }
+        session.dataTask(with: request).resume()
+        done.wait()
+        if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if let w = writeError { throw RegistryError.io(path: partial, operation: "write", detail: w) }
+        if status == 416, let e = expectedSize, startOffset >= e { return true }
+        guard status == 200 || status == 206 else {
+            throw RegistryError.network(url: url.absoluteString, detail: status == 0 ? "no response (\(failure?.localizedDescription ?? "connection failed"))" : "HTTP \(status)")
+        }
+        if contentType.lowercased().hasPrefix("text/html") {
+            unlink(partial)
+            throw RegistryError.notAModel(source: url.absoluteString, detail: "the server sent an HTML page (a login or error page?), not the model file")
+        }
+        if failure != nil { return false }
+        var st2 = stat()
+        let size = stat(partial, &st2) == 0 ? Int(st2.st_size) : 0
+        if let e = expectedSize { return size == e }
+        return true
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+        let http = response as? HTTPURLResponse
+        status = http?.statusCode ?? 0
+        contentType = http?.value(forHTTPHeaderField: "Content-Type") ?? ""
+        if status == 200 && startOffset > 0 {
+            // The server ignored the Range request: start over.
+            _ = ftruncate(fd, 0)
+            startOffset = 0
+        }
+        if status == 206 || status == 200 { _ = lseek(fd, off_t(startOffset), SEEK_SET) }
+        completionHandler(status == 200 || status == 206 ? .allow : .cancel)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        guard writeError == nil else { return }
+        data.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    writeError = String(cString: strerror(errno))
+                    dataTask.cancel()
+                    return
+                }
+                off += n
+            }
+        }
+        received += data.count
+        if progress, Date().timeIntervalSince(lastPrint) > 0.2 {
+            lastPrint = Date()
+            let elapsed = max(Date().timeIntervalSince(started), 0.001)
+            let rate = Double(received) / elapsed
+            var line = "\r\u{1B}[K\(url.lastPathComponent): \(Self.bytes(startOffset + received))"
+            if let e = expectedSize {
+                line += " / \(Self.bytes(e)) (\(Int(100 * Double(startOffset + received) / Double(max(e, 1))))%)"
+                if rate > 0 { line += ", ETA \(Int(Double(e - startOffset - received) / rate)) s" }
+            }
+            line += ", \(Self.bytes(Int(rate)))/s"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+        failure = error
+        done.signal()
+    }
+
+    static func bytes(_ n: Int) -> String {
+        let units = ["B", "KB", "MB", "GB"]
+        var v = Double(n), u = 0
+        while v >= 1000, u < units.count - 1 { v /= 1000; u += 1 }
+        return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
+    }
+}
