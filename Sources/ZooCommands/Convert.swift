@@ -4,6 +4,7 @@ import ZooCore
 import ZooFormat
 import ZooKeras
 import ZooONNX
+import ZooRegistry
 
 /// `zoo convert MODEL`: import a source model and write it as `.zoo`.
 struct Convert: ParsableCommand {
@@ -29,6 +30,9 @@ struct Convert: ParsableCommand {
 
     @Flag(help: "Print machine-readable JSON on stdout.")
     var json = false
+
+    @Flag(help: "Also add the converted model to the registry ($ZOO_HOME), under --name or the file name.")
+    var register = false
 
     @Flag(help: "Print import and write times on stderr (for benchmarks).")
     var timing = false
@@ -99,6 +103,10 @@ struct Convert: ParsableCommand {
             if timing {
                 let importSeconds = Double(importedAt.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
                 FileHandle.standardError.write(Data(String(format: "import %.3f s, write %.3f s\n", importSeconds, seconds - importSeconds).utf8))
+            }
+            if register {
+                let m = try Registry().register(model: out, source: model, name: name ?? ModelFileName.stem(model))
+                if !json { print("registered \(m.name) → \(m.digest)") }
             }
             if json {
                 try printJSON(Output(source: model, output: out, digest: result.digest, bytes: result.byteCount,

@@ -70,6 +70,26 @@ public struct Catalog: Sendable {
         entries.first { $0.name == name || ($0.aliases ?? []).contains(name) }
     }
 
+    /// Up to three names closest to `name` (edit distance, or containing it).
+    public func closest(to name: String) -> [String] {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var prev = Array(0...b.count)
+            for (i, ca) in a.enumerated() {
+                var cur = [i + 1] + Array(repeating: 0, count: b.count)
+                for (j, cb) in b.enumerated() { cur[j + 1] = min(prev[j + 1] + 1, cur[j] + 1, prev[j] + (ca == cb ? 0 : 1)) }
+                prev = cur
+            }
+            return prev[b.count]
+        }
+        let q = Array(name.lowercased())
+        let names = entries.flatMap { [$0.name] + ($0.aliases ?? []) }
+        let scored = names.map { n -> (String, Int) in
+            let d = n.lowercased().contains(name.lowercased()) ? 0 : distance(q, Array(n.lowercased()))
+            return (n, d)
+        }
+        return scored.filter { $0.1 <= max(2, q.count / 3) }.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }.prefix(3).map(\.0)
+    }
+
     /// Sources of `entry`'s variant (the default one when `variant` is nil).
     public func sources(_ entry: Entry, variant: String?) throws -> (variant: String?, sources: [Source]) {
         guard let variants = entry.variants, !variants.isEmpty else {

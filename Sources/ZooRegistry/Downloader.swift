@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -27,6 +28,10 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     private var failure: Error?
     private var started = Date()
     private var lastPrint = Date.distantPast
+    /// Running digests of the file's bytes in order, so no second pass is needed.
+    private var sha = SHA256()
+    private var md5 = Insecure.MD5()
+    private var hashed = 0
 
     init(url: URL, partial: String, expectedSize: Int?) {
         self.url = url
@@ -36,13 +41,47 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         timeout = TimeInterval(ProcessInfo.processInfo.environment["ZOO_HTTP_TIMEOUT"].flatMap(Double.init) ?? 30)
     }
 
+    /// The digests of the completed file (valid after `run`).
+    var digests: (sha256: String, md5: String, size: Int) {
+        (sha.finalize().map { String(format: "%02x", $0) }.joined(), md5.finalize().map { String(format: "%02x", $0) }.joined(), hashed)
+    }
+
+    /// Brings the running digests up to the file's current length (after a
+    /// resume, the bytes from an earlier process).
+    private func catchUpHashes() throws {
+        var st = stat()
+        let size = stat(partial, &st) == 0 ? Int(st.st_size) : 0
+        if size < hashed { sha = SHA256(); md5 = Insecure.MD5(); hashed = 0 }
+        guard size > hashed else { return }
+        let fd = open(partial, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RegistryError.io(path: partial, operation: "open", detail: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        let chunk = 1 << 22
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 64)
+        defer { buffer.deallocate() }
+        var at = hashed
+        while at < size {
+            let n = pread(fd, buffer, min(chunk, size - at), off_t(at))
+            if n <= 0 { break }
+            let part = UnsafeRawBufferPointer(start: buffer, count: n)
+            sha.update(bufferPointer: part)
+            md5.update(bufferPointer: part)
+            at += n
+        }
+        hashed = at
+    }
+
     /// Fetches until the file is complete; returns its path.
     func run(attempts: Int = 4) throws -> String {
         var lastError = ""
         for attempt in 0..<attempts {
             if attempt > 0 { Thread.sleep(forTimeInterval: min(4, 0.25 * pow(2, Double(attempt - 1)))) }
             do {
-                if try fetchOnce() { return partial }
+                try catchUpHashes()
+                if try fetchOnce() {
+                    try catchUpHashes()
+                    return partial
+                }
                 lastError = "the connection closed early"
             } catch let e as RegistryError {
                 if case .notAModel = e { throw e }
@@ -102,6 +141,7 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
             // The server ignored the Range request: start over.
             _ = ftruncate(fd, 0)
             startOffset = 0
+            sha = SHA256(); md5 = Insecure.MD5(); hashed = 0
         }
         if status == 206 || status == 200 { _ = lseek(fd, off_t(startOffset), SEEK_SET) }
         completionHandler(status == 200 || status == 206 ? .allow : .cancel)
@@ -123,6 +163,13 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
             }
         }
         received += data.count
+        if startOffset + received - data.count == hashed {
+            data.withUnsafeBytes { raw in
+                sha.update(bufferPointer: raw)
+                md5.update(bufferPointer: raw)
+            }
+            hashed += data.count
+        }
         if progress, Date().timeIntervalSince(lastPrint) > 0.2 {
             lastPrint = Date()
             let elapsed = max(Date().timeIntervalSince(started), 0.001)

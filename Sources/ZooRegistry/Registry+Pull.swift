@@ -61,7 +61,7 @@ extension Registry {
         let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
         let base = parts[0], requestedVariant = parts.count > 1 ? parts[1] : nil
         guard let catalog = options.catalog, let entry = catalog.entry(base) else {
-            throw RegistryError.unknownModel(name: base, catalog: options.catalog?.path)
+            throw RegistryError.unknownModel(name: base, catalog: options.catalog?.path, suggestions: options.catalog?.closest(to: base) ?? [])
         }
         let (variant, sources) = try catalog.sources(entry, variant: requestedVariant)
         let name = options.name ?? entry.name + (requestedVariant.map { ":\($0)" } ?? "")
@@ -113,12 +113,44 @@ extension Registry {
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let key = SHA256.hash(data: Data(s.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
         let partial = dir.appendingPathComponent("\(key).partial").path
-        let path = try Downloader(url: u, partial: partial, expectedSize: source.byteSize).run()
+        let downloader = Downloader(url: u, partial: partial, expectedSize: source.byteSize)
+        let path = try downloader.run()
         do {
-            return try ingest(file: path, expected: source, label: label, move: true)
+            // Hashed while it arrived: check, then move into the store without re-reading.
+            let d = downloader.digests
+            var head = [UInt8](repeating: 0, count: 512)
+            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            if fd >= 0 { head = Array(head.prefix(max(0, read(fd, &head, 512)))); close(fd) }
+            try Self.check(head: head, size: d.size, sha256: d.sha256, md5: d.md5, expected: source, label: label)
+            let blob = BlobInfo(sha256: d.sha256, size: d.size)
+            let dest = url(blob.path).path
+            if FileManager.default.fileExists(atPath: dest) {
+                unlink(path)
+            } else {
+                _ = chmod(path, 0o444)
+                guard rename(path, dest) == 0 else { throw RegistryError.io(path: dest, operation: "rename", detail: String(cString: strerror(errno))) }
+            }
+            return blob
         } catch {
             unlink(partial)
             throw error
+        }
+    }
+
+    /// Registers an already converted model under `name`, with `source` (the
+    /// file it was converted from) stored as its blob (`zoo convert --register`).
+    @discardableResult
+    public func register(model: String, source: String, name: String) throws -> Manifest {
+        guard Self.validName(name) else { throw RegistryError.noUsableSource(name: name, detail: "not a valid model name; give --name") }
+        return try withLock(name) {
+            let blob = try ingest(file: source, expected: nil, label: source)
+            let staged = url("tmp/model-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).zoo")
+            defer { unlink(staged.path) }
+            do { try FileManager.default.copyItem(atPath: model, toPath: staged.path) } catch {
+                throw RegistryError.io(path: model, operation: "copy", detail: error.localizedDescription)
+            }
+            return try registerStaged(staged, name: name, variant: nil, blob: blob, format: Self.guessFormat(source),
+                                      originalName: (source as NSString).lastPathComponent, url: nil, entry: nil)
         }
     }
 
@@ -259,7 +291,8 @@ extension Registry {
             case "zoo":
                 try FileManager.default.copyItem(atPath: blobPath, toPath: staged.path)
             case "onnx":
-                var model = try ONNXImporter.load(path: blobPath, options: .init(name: entry?.name ?? name))
+                var model = try ONNXImporter.load(path: blobPath, options: .init(name: entry?.name ?? name, hashSource: false))
+                model.card.source?.sha256 = blob.sha256
                 model.card.source?.file = originalName
                 model.card.source?.url = sourceURL
                 try ZooWriter.write(model, to: staged)
@@ -268,7 +301,9 @@ extension Registry {
                 let link = url("tmp/source-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" + (f == "keras-v3" ? ".keras" : ".h5"))
                 defer { unlink(link.path) }
                 try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: blobPath)
-                var model = try KerasImporter.load(path: link.path, options: .init(architecture: options.architecture, name: entry?.name ?? name))
+                var model = try KerasImporter.load(path: link.path, options: .init(architecture: options.architecture, name: entry?.name ?? name, hashSource: false))
+                model.card.source?.sha256 = blob.sha256
+                model.card.source?.byteSize = blob.size
                 model.card.source?.file = originalName
                 model.card.source?.url = sourceURL
                 try ZooWriter.write(model, to: staged)
@@ -280,7 +315,16 @@ extension Registry {
         } catch {
             throw RegistryError.conversion(source: originalName ?? name, detail: error.localizedDescription)
         }
-        let file = try ZooFile(path: staged.path)
+        return try registerStaged(staged, name: name, variant: variant, blob: blob, format: format, originalName: originalName, url: sourceURL, entry: entry)
+    }
+
+    /// Verifies a staged `.zoo`, moves it into the store by model digest and writes the name's manifest last.
+    func registerStaged(_ staged: URL, name: String, variant: String?, blob: BlobInfo, format: String, originalName: String?,
+                        url sourceURL: String?, entry: Catalog.Entry?) throws -> Manifest {
+        let file: ZooFile
+        do { file = try ZooFile(path: staged.path) } catch {
+            throw RegistryError.conversion(source: originalName ?? name, detail: error.localizedDescription)
+        }
         let report = file.verify()
         guard report.intact else { throw RegistryError.conversion(source: originalName ?? name, detail: "the converted model failed verification") }
         let hex = String(file.digest.dropFirst("sha256:".count))

@@ -2,7 +2,7 @@ import Foundation
 
 /// Why a registry operation failed; each case says what, where and what to do.
 public enum RegistryError: Error, LocalizedError, Equatable {
-    case unknownModel(name: String, catalog: String?)
+    case unknownModel(name: String, catalog: String?, suggestions: [String])
     case unknownVariant(name: String, variant: String, available: [String])
     case noUsableSource(name: String, detail: String)
     case hashMismatch(source: String, algorithm: String, expected: String, actual: String)
@@ -17,8 +17,9 @@ public enum RegistryError: Error, LocalizedError, Equatable {
 
     public var errorDescription: String? {
         switch self {
-        case let .unknownModel(n, c):
-            return "no model named '\(n)'" + (c.map { " in the catalog \($0)" } ?? " (no catalog: give --catalog zoo.json, a URL or a file path)") + "; 'zoo catalog' lists them"
+        case let .unknownModel(n, c, s):
+            return "no model named '\(n)'" + (c.map { " in the catalog \($0)" } ?? " (no catalog: give --catalog zoo.json, a URL or a file path)")
+                + (s.isEmpty ? "" : "; did you mean \(s.map { "'\($0)'" }.joined(separator: ", "))?") + " ('zoo catalog' lists them)"
         case let .unknownVariant(n, v, a): return "'\(n)' has no variant '\(v)'; variants: \(a.joined(separator: ", "))"
         case let .noUsableSource(n, d): return "'\(n)': \(d)"
         case let .hashMismatch(s, alg, e, a): return "\(s): \(alg) is \(a), expected \(e); the download is damaged or was replaced — nothing was registered"

@@ -114,9 +114,18 @@ import ZooCommands
         #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
     }
 
-    @Test func unknownCatalogNameSaysWhereToLook() throws {
-        let r = try zoo("pull", "no-such-model", "--catalog", catalog)
+    @Test func unknownCatalogNameSuggestsTheClosestNames() throws {
+        let r = try zoo("pull", "keras-vgg61", "--catalog", catalog)
         #expect(r.status == ZooExitCode.inputError.rawValue)
-        #expect(r.stderr.contains("zoo catalog"))
+        #expect(r.stderr.contains("did you mean") && r.stderr.contains("'keras-vgg16'"), "\(r.stderr)")
+        #expect(try listed().isEmpty)
+    }
+
+    @Test func convertWithRegisterAddsTheModelToTheRegistry() throws {
+        let out = home.url.appendingPathComponent("fire.zoo").path
+        let r = try zoo("convert", CLI.repoRoot.appendingPathComponent("fixtures/onnx/squeezenet_fire.onnx").path, "-o", out, "--register", "--name", "fire")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try listed().map { $0["name"] as? String } == ["fire"])
+        #expect(try zoo("verify", "fire").status == 0)
     }
 }
