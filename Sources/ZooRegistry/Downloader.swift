@@ -33,8 +33,12 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     private var md5 = Insecure.MD5()
     private var hashed = 0
 
-    init(url: URL, partial: String, expectedSize: Int?) {
+    /// MD5 is only computed when the publisher gives nothing better (it is slower than SHA-256 here).
+    let needMD5: Bool
+
+    init(url: URL, partial: String, expectedSize: Int?, needMD5: Bool = false) {
         self.url = url
+        self.needMD5 = needMD5
         self.partial = partial
         self.expectedSize = expectedSize
         progress = isatty(2) != 0
@@ -65,7 +69,7 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
             if n <= 0 { break }
             let part = UnsafeRawBufferPointer(start: buffer, count: n)
             sha.update(bufferPointer: part)
-            md5.update(bufferPointer: part)
+            if needMD5 { md5.update(bufferPointer: part) }
             at += n
         }
         hashed = at
@@ -166,7 +170,7 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         if startOffset + received - data.count == hashed {
             data.withUnsafeBytes { raw in
                 sha.update(bufferPointer: raw)
-                md5.update(bufferPointer: raw)
+                if needMD5 { md5.update(bufferPointer: raw) }
             }
             hashed += data.count
         }

@@ -113,7 +113,7 @@ extension Registry {
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let key = SHA256.hash(data: Data(s.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
         let partial = dir.appendingPathComponent("\(key).partial").path
-        let downloader = Downloader(url: u, partial: partial, expectedSize: source.byteSize)
+        let downloader = Downloader(url: u, partial: partial, expectedSize: source.byteSize, needMD5: source.sha256 == nil && source.md5 != nil)
         let path = try downloader.run()
         do {
             // Hashed while it arrived: check, then move into the store without re-reading.
