@@ -78,6 +78,7 @@ struct Run: ParsableCommand {
                     rows.append([op, String(v.count), String(format: "%.3f", v.ms), String(format: "%.1f%%", 100 * v.ms / max(total, 1e-9))])
                 }
                 FileHandle.standardError.write(Data((renderTable(rows, indent: "") + "\n").utf8))
+                FileHandle.standardError.write(Data("activation and scratch buffers: \(formatBytes(session.activationBytes))\n".utf8))
             }
             let ordered = session.outputNames.map { ($0, outputs[$0]!) }
             if let outFile { try TensorFiles.write(ordered, to: outFile) }
