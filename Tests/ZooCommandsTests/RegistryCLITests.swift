@@ -114,6 +114,27 @@ import ZooCommands
         #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
     }
 
+    /// A write that fails part-way (here a file-size limit standing in for a
+    /// full disk) is a clear I/O error and leaves the registry as it was.
+    @Test func aFailedWriteIsAnIOErrorAndLeavesTheRegistryUnchanged() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // 16 blocks of 512 bytes: the 28 KB source cannot be stored.
+        p.arguments = ["-c", "ulimit -f 16; exec \"$0\" pull demo-vgg_block --catalog \"$1\"", CLI.binary.path, catalog]
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .exit)
+        #expect(p.terminationStatus == ZooExitCode.ioError.rawValue, "\(text)")
+        #expect(text.contains("write failed"), "\(text)")
+        #expect(try listed().isEmpty)
+        #expect(files("blobs/sha256").isEmpty && files("models/sha256").isEmpty && files("tmp").isEmpty)
+    }
+
     @Test func unknownCatalogNameSuggestsTheClosestNames() throws {
         let r = try zoo("pull", "keras-vgg61", "--catalog", catalog)
         #expect(r.status == ZooExitCode.inputError.rawValue)
