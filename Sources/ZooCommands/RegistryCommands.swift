@@ -98,13 +98,25 @@ struct Info: ParsableCommand {
 struct PathCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "path", abstract: "Print the path of a registered model's .zoo file (for scripts).")
     @Argument(help: "Registered name.") var model: String
-    func run() throws { try runReportingErrors { print(try Registry().path(model)) } }
+    @Flag(help: "Print machine-readable JSON on stdout.") var json = false
+    func run() throws {
+        try runReportingErrors {
+            let path = try Registry().path(model)
+            if json { try printJSON(["name": model, "path": path]) } else { print(path) }
+        }
+    }
 }
 
 struct Remove: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Unregister a model (files are reclaimed by 'zoo gc').")
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Unregister models (files are reclaimed by 'zoo gc').")
     @Argument(help: "Registered names.") var models: [String]
-    func run() throws { try runReportingErrors { for m in models { try Registry().remove(m) } } }
+    @Flag(help: "Print machine-readable JSON on stdout.") var json = false
+    func run() throws {
+        try runReportingErrors {
+            for m in models { try Registry().remove(m) }
+            if json { try printJSON(["removed": models]) }
+        }
+    }
 }
 
 struct GC: ParsableCommand {
