@@ -30,6 +30,8 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
 
         .target(name: "ZooCore"),
+        // OS helpers Swift cannot call directly (prctl is variadic).
+        .target(name: "CZooSupport"),
         .target(name: "ZooFormat", dependencies: [
             "ZooCore",
             .product(name: "Crypto", package: "swift-crypto"),
@@ -51,7 +53,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "ZooCommands", dependencies: [
-            "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooRuntime", "ZooRegistry",
+            "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooRuntime", "ZooRegistry", "CZooSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),

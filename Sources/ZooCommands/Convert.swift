@@ -70,6 +70,7 @@ struct Convert: ParsableCommand {
                 try runIsolated()
                 return
             }
+            if inProcess { try becomeWorker() }
             let start = DispatchTime.now()
             // The source hash runs beside import and the data pass; the writer
             // collects it just before it writes the header.
@@ -123,25 +124,13 @@ struct Convert: ParsableCommand {
     /// temporary output it left is removed. The child writes atomically, so
     /// the output path only ever holds a complete model.
     func runIsolated() throws {
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        child.arguments = Array(CommandLine.arguments.dropFirst()) + ["--in-process"]
-        var env = ProcessInfo.processInfo.environment
-        env["SWIFT_BACKTRACE"] = "enable=no"   // the crash is reported below, in one line
-        child.environment = env
-        do { try child.run() } catch {
-            throw CLIError(message: "cannot start the conversion process: \(error.localizedDescription)", code: .internalError)
-        }
-        child.waitUntilExit()
-        if child.terminationReason == .uncaughtSignal {
+        try runInChildProcess(describing: model) { pid in
             let out = URL(fileURLWithPath: output ?? ModelFileName.stem(model) + ".zoo")
             let dir = out.deletingLastPathComponent()
-            let prefix = ".\(out.lastPathComponent).tmp-\(child.processIdentifier)-"
+            let prefix = ".\(out.lastPathComponent).tmp-\(pid)-"
             for f in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where f.hasPrefix(prefix) {
                 try? FileManager.default.removeItem(at: dir.appendingPathComponent(f))
             }
-            throw CLIError(message: "\(model): the HDF5 library crashed reading this file (signal \(child.terminationStatus)); it is malformed or hostile — re-download it", code: .inputError)
         }
-        if child.terminationStatus != 0 { throw ExitCode(child.terminationStatus) }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CZooSupport
 import Foundation
 import ZooCore
 import ZooFormat
@@ -97,4 +98,35 @@ func renderTable(_ rows: [[String]], indent: String = "  ") -> String {
             i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
         }.joined(separator: "  ")
     }.joined(separator: "\n")
+}
+
+/// Re-runs this command in a child process with `--in-process` added.
+///
+/// libhdf5 crashes on some malformed files; running the work in a child
+/// turns such a crash into a typed input error (exit 65) instead of killing
+/// zoo. `cleanup` gets the child's pid to remove what it left half-written.
+func runInChildProcess(describing source: String, cleanup: (Int32) -> Void) throws {
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    child.arguments = Array(CommandLine.arguments.dropFirst()) + ["--in-process"]
+    var env = ProcessInfo.processInfo.environment
+    env["SWIFT_BACKTRACE"] = "enable=no"   // the crash is reported below, in one line
+    child.environment = env
+    do { try child.run() } catch {
+        throw CLIError(message: "cannot start the worker process: \(error.localizedDescription)", code: .internalError)
+    }
+    child.waitUntilExit()
+    if child.terminationReason == .uncaughtSignal {
+        cleanup(child.processIdentifier)
+        throw CLIError(message: "\(source): the HDF5 library crashed reading this file (signal \(child.terminationStatus)); it is malformed or hostile — re-download it", code: .inputError)
+    }
+    if child.terminationStatus != 0 { throw ExitCode(child.terminationStatus) }
+}
+
+/// Called first in a worker: die with the parent, so a `kill -9` of the
+/// command leaves no worker behind holding locks or writing files.
+func becomeWorker() throws {
+    if czoo_die_with_parent() != 0 && getppid() == 1 {
+        throw ExitCode(ZooExitCode.internalError.rawValue)
+    }
 }

@@ -49,8 +49,23 @@ struct Pull: ParsableCommand {
     @Flag(help: "Print the manifest as JSON.")
     var json = false
 
+    /// Set in the child process that does the work (see `runInChildProcess`).
+    @Flag(help: .hidden)
+    var inProcess = false
+
     func run() throws {
         try runReportingErrors {
+            if !inProcess {
+                try runInChildProcess(describing: model) { pid in
+                    // Staging files carry the worker's pid; the lock died with it.
+                    let tmp = Registry.defaultHome().appendingPathComponent("tmp")
+                    for f in (try? FileManager.default.contentsOfDirectory(atPath: tmp.path)) ?? [] where f.contains("-\(pid)-") {
+                        try? FileManager.default.removeItem(at: tmp.appendingPathComponent(f))
+                    }
+                }
+                return
+            }
+            try becomeWorker()
             let options = Registry.PullOptions(catalog: try registryOptions.openCatalog(),
                                                offline: offline || ProcessInfo.processInfo.environment["ZOO_OFFLINE"] == "1",
                                                from: from, architecture: arch, name: name)
