@@ -135,6 +135,27 @@ import ZooCommands
         #expect(files("blobs/sha256").isEmpty && files("models/sha256").isEmpty && files("tmp").isEmpty)
     }
 
+    /// A store the process cannot write to (an immutable directory: it stops
+    /// root too) gives a one-line I/O error naming the path.
+    @Test func anUnwritableRegistryIsAClearIOError() throws {
+        #expect(try zoo("list").status == 0)   // creates the layout
+        let tmp = home.url.appendingPathComponent("tmp").path
+        func chattr(_ flag: String) throws -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+            p.arguments = [flag, tmp]
+            try p.run()
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        #expect(try chattr("+i") == 0, "chattr is needed to make a directory unwritable for root")
+        defer { _ = try? chattr("-i") }
+        let r = try zoo("pull", "demo-vgg_block", "--catalog", catalog)
+        #expect(r.status == ZooExitCode.ioError.rawValue, "\(r.stderr)")
+        #expect(r.stderr.contains(tmp) && r.stderr.contains("not permitted"), "\(r.stderr)")
+        #expect(try listed().isEmpty)
+    }
+
     @Test func unknownCatalogNameSuggestsTheClosestNames() throws {
         let r = try zoo("pull", "keras-vgg61", "--catalog", catalog)
         #expect(r.status == ZooExitCode.inputError.rawValue)
