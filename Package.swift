@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ZooKeras", targets: ["ZooKeras"]),
         .library(name: "ZooRuntime", targets: ["ZooRuntime"]),
         .library(name: "ZooRegistry", targets: ["ZooRegistry"]),
+        .library(name: "ZooEmbeddings", targets: ["ZooEmbeddings"]),
         .library(name: "ZooCommands", targets: ["ZooCommands"]),
     ],
     dependencies: [
@@ -28,6 +29,8 @@ let package = Package(
                        providers: [.apt(["libprotobuf-c-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZooZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "ZooCore"),
         // OS helpers Swift cannot call directly (prctl is variadic).
@@ -48,12 +51,16 @@ let package = Package(
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "ZooRuntime", dependencies: ["ZooCore", "ZooFormat", "CBLAS"]),
+        .target(name: "ZooEmbeddings", dependencies: [
+            "ZooCore", "ZooFormat", "CZooZlib", "CBLAS",
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         .target(name: "ZooRegistry", dependencies: [
             "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "ZooCommands", dependencies: [
-            "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooRuntime", "ZooRegistry", "CZooSupport",
+            "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooRuntime", "ZooRegistry", "ZooEmbeddings", "CZooSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ZooCore
+import ZooEmbeddings
 import ZooFormat
 import ZooKeras
 import ZooONNX
@@ -21,6 +22,12 @@ struct Convert: ParsableCommand {
 
     @Option(help: ArgumentHelp("Architecture for weights-only Keras files: model.to_json() output or a Keras 3 config.json.", valueName: "file"))
     var arch: String?
+
+    @Option(help: ArgumentHelp("For a GloVe .zip holding several files: the member to convert (e.g. glove.6B.300d.txt).", valueName: "name"))
+    var member: String?
+
+    @Flag(help: "Store word vectors as float16 (half the size).")
+    var f16 = false
 
     @Option(name: .shortAndLong, help: "Output path (default: MODEL's name with .zoo, in the current directory).")
     var output: String?
@@ -53,13 +60,14 @@ struct Convert: ParsableCommand {
 
     /// The file formats `convert` recognises, by extension.
     enum SourceFormat {
-        case onnx, keras
+        case onnx, keras, embedding
 
         init(path: String) throws {
             let lower = path.lowercased()
             if lower.hasSuffix(".onnx") { self = .onnx; return }
             if [".h5", ".hdf5", ".keras"].contains(where: lower.hasSuffix) { self = .keras; return }
-            throw CLIError(message: "\(path): unknown model format; zoo convert reads .onnx, .h5, .hdf5, .keras and .weights.h5 files", code: .inputError)
+            if EmbeddingFormat.guess(path) != nil { self = .embedding; return }
+            throw CLIError(message: "\(path): unknown model format; zoo convert reads .onnx, .h5, .hdf5, .keras, .weights.h5 and word vectors (.bin, .bin.gz, .vec, .vec.gz, .txt, .txt.gz, .zip)", code: .inputError)
         }
     }
 
@@ -94,6 +102,9 @@ struct Convert: ParsableCommand {
                 }
                 sourceDigest = SourceDigest(file: mapped)
                 imported = try KerasImporter.load(path: model, mapped: mapped, options: .init(architecture: arch, name: name, hashSource: false))
+            case .embedding:
+                sourceDigest = SourceDigest(path: model)
+                imported = try EmbeddingImporter.load(path: model, member: member, name: name, half: f16)
             }
             let importedAt = DispatchTime.now()
             let out = output ?? ModelFileName.stem(model) + ".zoo"

@@ -15,7 +15,8 @@ public struct ZooCommand: ParsableCommand {
             """,
         version: ZooVersion.string,
         subcommands: [Pull.self, Convert.self, Inspect.self, Verify.self, Run.self, ParityCommand.self,
-                      List.self, Info.self, PathCommand.self, Remove.self, GC.self, CatalogCommand.self]
+                      List.self, Info.self, PathCommand.self, Remove.self, GC.self, CatalogCommand.self,
+                      Similar.self, Analogy.self, VectorCommand.self]
     )
 
     public init() {}

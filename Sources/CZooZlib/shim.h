@@ -1,0 +1,6 @@
+#ifndef CZOOZLIB_SHIM_H
+#define CZOOZLIB_SHIM_H
+#include <zlib.h>
+/* inflateInit2 is a macro; this wrapper accepts gzip and zlib streams (windowBits 15 + 32). */
+static inline int czlib_inflate_init(z_stream *s) { return inflateInit2(s, 15 + 32); }
+#endif

@@ -1,0 +1,217 @@
+import Foundation
+import ZooCore
+
+/// Imports word2vec / fastText / GloVe files into the `.zoo` embedding layout.
+public enum EmbeddingImporter {
+    /// Reads `path` (plain, `.gz`, or a `.zip` member) in `format`.
+    public static func load(path: String, format: EmbeddingFormat? = nil, member: String? = nil, name: String? = nil, half: Bool = false) throws -> Model {
+        guard let fmt = format ?? EmbeddingFormat.guess(path) else {
+            throw EmbeddingError.io(path: path, detail: "unknown embedding format; expected .bin, .bin.gz, .vec, .vec.gz, .txt, .txt.gz or .zip")
+        }
+        let builder = EmbeddingBuilder(path: path)
+        let feed: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+        let lower = path.lowercased()
+        if lower.hasSuffix(".gz") {
+            feed = { try ByteSources.gzip(path, $0) }
+        } else if lower.hasSuffix(".zip") {
+            feed = { try ByteSources.zipMember(path, member: member, $0) }
+        } else {
+            feed = { try ByteSources.plain(path, $0) }
+        }
+        switch fmt {
+        case .word2vecBinary:
+            let parser = BinaryParser(builder: builder, path: path)
+            try feed { try parser.feed($0) }
+            try parser.finish()
+        case .word2vecText, .gloveText:
+            let parser = TextParser(builder: builder, path: path, header: fmt == .word2vecText ? .required : .detect)
+            try feed { try parser.feed($0) }
+            try parser.finish()
+        }
+        var stem = (path as NSString).lastPathComponent
+        if stem.lowercased().hasSuffix(".gz") { stem = String(stem.dropLast(3)) }
+        stem = (stem as NSString).deletingPathExtension
+        var model = try builder.model(format: fmt, name: name ?? stem, half: half)
+        model.card.source?.file = (path as NSString).lastPathComponent
+        if let m = member { model.card.metadata?["member"] = m }
+        return model
+    }
+}
+
+/// word2vec binary, fed in chunks of any size.
+final class BinaryParser {
+    let builder: EmbeddingBuilder
+    let path: String
+    private var header: [UInt8] = []
+    private var declared = 0
+    private var inHeader = true
+    private var word: [UInt8] = []
+    private var vector: [UInt8] = []
+    private var inVector = false
+    private var offset = 0
+
+    init(builder: EmbeddingBuilder, path: String) {
+        self.builder = builder
+        self.path = path
+    }
+
+    func feed(_ chunk: UnsafeRawBufferPointer) throws {
+        var i = 0
+        let n = chunk.count
+        while i < n {
+            if inHeader {
+                let b = chunk[i]
+                i += 1
+                offset += 1
+                if b == 0x0A {
+                    let fields = String(decoding: header, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\r" || $0 == "\t" })
+                    guard fields.count >= 2, let v = Int(fields[0]), let d = Int(fields[1]), v >= 0, d > 0, d <= 1 << 16 else {
+                        throw EmbeddingError.badHeader(path: path, detail: "expected 'VOCAB_SIZE DIMENSIONS', found '\(String(decoding: header.prefix(60), as: UTF8.self))'")
+                    }
+                    declared = v
+                    builder.start(dim: d, expectedRows: min(v, 50_000_000))
+                    inHeader = false
+                } else {
+                    header.append(b)
+                    if header.count > 256 { throw EmbeddingError.badHeader(path: path, detail: "no newline in the first 256 bytes; not a word2vec binary file") }
+                }
+                continue
+            }
+            if builder.rows + (inVector ? 1 : 0) >= declared && !inVector && word.isEmpty {
+                // Past the declared count: only trailing whitespace is allowed.
+                if chunk[i] == 0x0A || chunk[i] == 0x20 || chunk[i] == 0x0D { i += 1; offset += 1; continue }
+                throw EmbeddingError.countMismatch(path: path, declared: declared, found: builder.rows + 1)
+            }
+            if !inVector {
+                let b = chunk[i]
+                i += 1
+                offset += 1
+                if b == 0x20 {
+                    inVector = true
+                    vector.removeAll(keepingCapacity: true)
+                } else if !(word.isEmpty && (b == 0x0A || b == 0x0D)) {
+                    word.append(b)
+                    if word.count > 4096 { throw EmbeddingError.truncated(path: path, offset: offset, detail: "a word longer than 4096 bytes; the file is not word2vec binary or is damaged") }
+                }
+                continue
+            }
+            let need = builder.dim * 4 - vector.count
+            let take = min(need, n - i)
+            vector.append(contentsOf: chunk[i..<(i + take)])
+            i += take
+            offset += take
+            if vector.count == builder.dim * 4 {
+                let text = decodeIgnoringErrors(word)
+                vector.withUnsafeBytes { raw in
+                    builder.add(text) { dst in
+                        for k in 0..<builder.dim { dst[k] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: k * 4, as: UInt32.self))) }
+                    }
+                }
+                word.removeAll(keepingCapacity: true)
+                inVector = false
+            }
+        }
+    }
+
+    func finish() throws {
+        if inHeader { throw EmbeddingError.badHeader(path: path, detail: "the file ends inside the header") }
+        if inVector || !word.isEmpty { throw EmbeddingError.truncated(path: path, offset: offset, detail: "the file ends inside the vector of word \(builder.rows + builder.duplicates + 1)") }
+        let total = builder.rows + builder.duplicates
+        guard total == declared else { throw EmbeddingError.countMismatch(path: path, declared: declared, found: total) }
+    }
+}
+
+/// word2vec/fastText text (with header) and GloVe text (without), fed in chunks.
+final class TextParser {
+    enum Header { case required, detect }
+    let builder: EmbeddingBuilder
+    let path: String
+    let header: Header
+    private var carry: [UInt8] = []
+    private var line = 0
+    private var declared: Int?
+    private var started = false
+    private var floats: [Float] = []
+
+    init(builder: EmbeddingBuilder, path: String, header: Header) {
+        self.builder = builder
+        self.path = path
+        self.header = header
+    }
+
+    func feed(_ chunk: UnsafeRawBufferPointer) throws {
+        var start = 0
+        for i in 0..<chunk.count where chunk[i] == 0x0A {
+            if carry.isEmpty {
+                try handle(UnsafeRawBufferPointer(rebasing: chunk[start..<i]))
+            } else {
+                carry.append(contentsOf: chunk[start..<i])
+                try carry.withUnsafeBytes { try handle($0) }
+                carry.removeAll(keepingCapacity: true)
+            }
+            start = i + 1
+        }
+        carry.append(contentsOf: chunk[start...])
+    }
+
+    func finish() throws {
+        if !carry.isEmpty { try carry.withUnsafeBytes { try handle($0) } }
+        if let d = declared, d != builder.rows + builder.duplicates {
+            throw EmbeddingError.countMismatch(path: path, declared: d, found: builder.rows + builder.duplicates)
+        }
+    }
+
+    private func handle(_ raw: UnsafeRawBufferPointer) throws {
+        line += 1
+        var end = raw.count
+        while end > 0 && (raw[end - 1] == 0x0D || raw[end - 1] == 0x20 || raw[end - 1] == 0x09) { end -= 1 }
+        guard end > 0 else { return }
+        let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<end])
+        // Field boundaries, from the end (the word may contain spaces).
+        var fields: [Range<Int>] = []
+        var i = end
+        while i > 0 {
+            var j = i
+            while j > 0 && bytes[j - 1] != 0x20 && bytes[j - 1] != 0x09 { j -= 1 }
+            fields.append(j..<i)
+            i = j
+            while i > 0 && (bytes[i - 1] == 0x20 || bytes[i - 1] == 0x09) { i -= 1 }
+            if started && fields.count == builder.dim { break }
+        }
+        if !started {
+            started = true
+            let all = fields.reversed().map { String(decoding: bytes[$0], as: UTF8.self) }
+            if all.count == 2, let v = Int(all[0]), let d = Int(all[1]) {
+                guard v >= 0, d > 0, d <= 1 << 16 else { throw EmbeddingError.badHeader(path: path, detail: "'\(all.joined(separator: " "))'") }
+                declared = v
+                builder.start(dim: d, expectedRows: min(v, 50_000_000))
+                return
+            }
+            if header == .required { throw EmbeddingError.badHeader(path: path, detail: "expected 'VOCAB_SIZE DIMENSIONS', found '\(all.prefix(3).joined(separator: " "))…'") }
+            guard all.count >= 2 else { throw EmbeddingError.ragged(path: path, line: line, found: all.count - 1, expected: 1) }
+            builder.start(dim: all.count - 1, expectedRows: 65_536)
+        }
+        let d = builder.dim
+        guard fields.count == d, i > 0 else {
+            throw EmbeddingError.ragged(path: path, line: line, found: i > 0 ? fields.count : fields.count - 1, expected: d)
+        }
+        // Everything before the last D fields is the word.
+        let word = decodeIgnoringErrors(bytes[0..<i])
+        if floats.count != d { floats = Array(repeating: 0, count: d) }
+        var scratch = [CChar](repeating: 0, count: 64)
+        for (k, r) in fields.reversed().enumerated() {
+            guard r.count < 63 else { throw EmbeddingError.badNumber(path: path, line: line, field: String(decoding: bytes[r].prefix(20), as: UTF8.self)) }
+            for (m, b) in bytes[r].enumerated() { scratch[m] = CChar(bitPattern: b) }
+            scratch[r.count] = 0
+            var endPtr: UnsafeMutablePointer<CChar>?
+            let v = scratch.withUnsafeMutableBufferPointer { p -> Float in
+                let v = strtof(p.baseAddress!, &endPtr)
+                if endPtr != p.baseAddress! + r.count { endPtr = nil }
+                return v
+            }
+            guard endPtr != nil else { throw EmbeddingError.badNumber(path: path, line: line, field: String(decoding: bytes[r], as: UTF8.self)) }
+            floats[k] = v
+        }
+        floats.withUnsafeBufferPointer { src in builder.add(word) { $0.update(from: src.baseAddress!, count: d) } }
+    }
+}

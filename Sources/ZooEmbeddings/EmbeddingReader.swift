@@ -1,0 +1,104 @@
+import Foundation
+import ZooCore
+
+/// The file formats word vectors are published in.
+public enum EmbeddingFormat: String, Sendable, CaseIterable {
+    /// word2vec binary: "V D\n", then per word: word, space, D little-endian float32.
+    case word2vecBinary = "word2vec-bin"
+    /// word2vec / fastText text: "V D" header, then "word v1 … vD" per line.
+    case word2vecText = "word2vec-txt"
+    /// GloVe text: no header; the last D fields of a line are the vector, so words may contain spaces.
+    case gloveText = "glove-txt"
+
+    /// The format a file name implies ("auto" text detection happens at read time).
+    public static func guess(_ path: String) -> EmbeddingFormat? {
+        let l = path.lowercased()
+        if l.hasSuffix(".bin") || l.hasSuffix(".bin.gz") { return .word2vecBinary }
+        if l.hasSuffix(".vec") || l.hasSuffix(".vec.gz") { return .word2vecText }
+        if l.hasSuffix(".txt") || l.hasSuffix(".txt.gz") || l.hasSuffix(".zip") { return .gloveText }
+        return nil
+    }
+}
+
+/// Accumulates words and vectors; the first occurrence of a duplicate word wins
+/// (as gensim keeps it), later ones are counted and dropped.
+final class EmbeddingBuilder {
+    let path: String
+    private(set) var dim = 0
+    private(set) var rows = 0
+    private var capacity = 0
+    private(set) var matrix: UnsafeMutablePointer<Float>?
+    var vocab: [UInt8] = []
+    var offsets: [Int64] = [0]
+    private var seen = Set<String>()
+    private(set) var duplicates = 0
+
+    init(path: String) { self.path = path }
+    deinit { matrix?.deallocate() }
+
+    func start(dim: Int, expectedRows: Int) {
+        self.dim = dim
+        reserve(max(expectedRows, 1024))
+    }
+
+    private func reserve(_ n: Int) {
+        guard n > capacity else { return }
+        let new = UnsafeMutablePointer<Float>.allocate(capacity: n * max(dim, 1))
+        if let old = matrix {
+            new.update(from: old, count: rows * dim)
+            old.deallocate()
+        }
+        matrix = new
+        capacity = n
+    }
+
+    /// Adds a word; `fill` writes its D floats.
+    func add(_ word: String, _ fill: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
+        guard seen.insert(word).inserted else { duplicates += 1; return }
+        if rows == capacity { reserve(capacity * 2) }
+        try fill(matrix! + rows * dim)
+        vocab += Array(word.utf8)
+        offsets.append(Int64(vocab.count))
+        rows += 1
+    }
+
+    func model(format: EmbeddingFormat, name: String, half: Bool) throws -> Model {
+        guard rows > 0 else { throw EmbeddingError.empty(path: path) }
+        let n = rows * dim
+        let matrixTensor: Tensor
+        if half {
+            let values = UnsafeBufferPointer(start: matrix, count: n).map { Float16($0).bitPattern }
+            matrixTensor = try Tensor(dtype: .f16, shape: [rows, dim], storage: values.withUnsafeBytes { TensorStorage(copying: $0) })
+        } else {
+            matrixTensor = try Tensor(dtype: .f32, shape: [rows, dim], storage: TensorStorage(copying: UnsafeRawBufferPointer(start: matrix, count: n * 4)))
+        }
+        let card = ModelCard(
+            name: name, family: format == .gloveText ? "glove" : "word2vec", task: "word-embedding",
+            source: .init(file: (path as NSString).lastPathComponent, format: format.rawValue),
+            inputs: [], outputs: [],
+            metadata: ["dimensions": String(dim), "vocabulary": String(rows), "normalisation": "none",
+                       "duplicatesDropped": String(duplicates), "dtype": half ? "f16" : "f32"])
+        return Model(card: card, graph: Graph(), tensors: [
+            ("embedding.matrix", matrixTensor),
+            ("embedding.vocab", try Tensor(dtype: .bytes, shape: [vocab.count], bytes: vocab)),
+            ("embedding.offsets", try Tensor(dtype: .i64, shape: [offsets.count], storage: offsets.withUnsafeBytes { TensorStorage(copying: $0) })),
+        ])
+    }
+}
+
+/// UTF-8 decoding that drops invalid bytes, like Python's `errors="ignore"`
+/// (gensim's `unicode_errors='ignore'`).
+func decodeIgnoringErrors<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+    if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+    var out = String.UnicodeScalarView()
+    var it = bytes.makeIterator()
+    var decoder = UTF8()
+    loop: while true {
+        switch decoder.decode(&it) {
+        case .scalarValue(let s): out.append(s)
+        case .emptyInput: break loop
+        case .error: continue
+        }
+    }
+    return String(out)
+}
