@@ -56,7 +56,7 @@ let package = Package(
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "ZooRegistry", dependencies: [
-            "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras",
+            "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooEmbeddings",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "ZooCommands", dependencies: [

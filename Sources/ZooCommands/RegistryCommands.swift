@@ -43,6 +43,9 @@ struct Pull: ParsableCommand {
     @Option(help: "Register under this name.")
     var name: String?
 
+    @Option(help: ArgumentHelp("For archives holding several files (GloVe zips): the member to convert.", valueName: "name"))
+    var member: String?
+
     @Flag(help: "Use the cache only (also ZOO_OFFLINE=1).")
     var offline = false
 
@@ -69,8 +72,10 @@ struct Pull: ParsableCommand {
             let options = Registry.PullOptions(catalog: try registryOptions.openCatalog(),
                                                offline: offline || ProcessInfo.processInfo.environment["ZOO_OFFLINE"] == "1",
                                                from: from, architecture: arch, name: name)
+            var opts = options
+            opts.member = member
             let registry = try registryOptions.registry()
-            let m = try registry.pull(model, options: options)
+            let m = try registry.pull(model, options: opts)
             if json { try printJSON(m) } else { print(registry.home.appendingPathComponent(m.model).path) }
         }
     }

@@ -7,7 +7,8 @@ public enum ZooVersion {
 /// Model file names.
 public enum ModelFileName {
     /// Extensions zoo recognises, longest first (".weights.h5" before ".h5").
-    public static let extensions = [".weights.h5", ".keras", ".hdf5", ".h5", ".onnx", ".zoo"]
+    public static let extensions = [".weights.h5", ".keras", ".hdf5", ".h5", ".onnx", ".zoo",
+                                    ".bin.gz", ".vec.gz", ".txt.gz", ".bin", ".vec", ".txt", ".zip"]
 
     /// The file name without directory and model extension: "resnet50.weights.h5" → "resnet50".
     public static func stem(_ path: String) -> String {

@@ -28,10 +28,7 @@ public enum EmbeddingImporter {
             try feed { try parser.feed($0) }
             try parser.finish()
         }
-        var stem = (path as NSString).lastPathComponent
-        if stem.lowercased().hasSuffix(".gz") { stem = String(stem.dropLast(3)) }
-        stem = (stem as NSString).deletingPathExtension
-        var model = try builder.model(format: fmt, name: name ?? stem, half: half)
+        var model = try builder.model(format: fmt, name: name ?? ModelFileName.stem(path), half: half)
         model.card.source?.file = (path as NSString).lastPathComponent
         if let m = member { model.card.metadata?["member"] = m }
         return model

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import ZooCore
+import ZooEmbeddings
 import ZooFormat
 import ZooKeras
 import ZooONNX
@@ -20,6 +21,8 @@ extension Registry {
         public var architecture: String?
         /// Name to register under (default: the catalog name or the file stem).
         public var name: String?
+        /// For archives holding several files (GloVe zips): the member to convert.
+        public var member: String?
 
         public init(catalog: Catalog? = nil, offline: Bool = ProcessInfo.processInfo.environment["ZOO_OFFLINE"] == "1",
                     from: String? = nil, architecture: String? = nil, name: String? = nil) {
@@ -161,6 +164,10 @@ extension Registry {
     static func guessFormat(_ path: String) -> String {
         let l = path.lowercased()
         if l.hasSuffix(".onnx") { return "onnx" }
+        for (suffix, format) in [(".bin.gz", "word2vec-bin-gz"), (".bin", "word2vec-bin"), (".vec.gz", "fasttext-vec-gz"), (".vec", "fasttext-vec"),
+                                 (".txt.gz", "glove-txt-gz"), (".txt", "glove-txt"), (".zip", "glove-zip")] where l.hasSuffix(suffix) {
+            return format
+        }
         if l.hasSuffix(".zoo") { return "zoo" }
         if l.hasSuffix(".keras") { return "keras-v3" }
         return "keras-h5"
@@ -302,6 +309,27 @@ extension Registry {
                 defer { unlink(link.path) }
                 try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: blobPath)
                 var model = try KerasImporter.load(path: link.path, options: .init(architecture: options.architecture, name: entry?.name ?? name, hashSource: false))
+                model.card.source?.sha256 = blob.sha256
+                model.card.source?.byteSize = blob.size
+                model.card.source?.file = originalName
+                model.card.source?.url = sourceURL
+                try ZooWriter.write(model, to: staged)
+            case let f where f.hasPrefix("word2vec") || f.hasPrefix("glove") || f.hasPrefix("fasttext"):
+                // Word vectors: the importer picks the parser from the file name.
+                let ext: String
+                switch f {
+                case "word2vec-bin": ext = ".bin"
+                case "word2vec-bin-gz": ext = ".bin.gz"
+                case "fasttext-vec-gz", "word2vec-txt-gz": ext = ".vec.gz"
+                case "fasttext-vec", "word2vec-txt": ext = ".vec"
+                case "glove-zip": ext = ".zip"
+                case "glove-txt-gz": ext = ".txt.gz"
+                default: ext = ".txt"
+                }
+                let link = url("tmp/source-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" + ext)
+                defer { unlink(link.path) }
+                try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: blobPath)
+                var model = try EmbeddingImporter.load(path: link.path, member: options.member, name: entry?.name ?? name)
                 model.card.source?.sha256 = blob.sha256
                 model.card.source?.byteSize = blob.size
                 model.card.source?.file = originalName
