@@ -19,11 +19,29 @@ struct Similar: ParsableCommand {
     @Argument(help: "The query word.") var word: String
     @Option(name: .short, help: "How many neighbours.") var k = 10
     @Flag(help: "Print machine-readable JSON on stdout.") var json = false
+    @Flag(help: "Print load time and the median query time over 10 queries on stderr (for benchmarks).") var timing = false
 
     func validate() throws { guard k >= 1 else { throw ValidationError("-k must be at least 1") } }
 
     func run() throws {
-        try runReportingErrors { try printNeighbors(try openEmbeddings(model).mostSimilar(positive: [word], k: k), json: json) }
+        try runReportingErrors {
+            let t0 = DispatchTime.now()
+            let index = try openEmbeddings(model)
+            let loaded = DispatchTime.now()
+            var result = try index.mostSimilar(positive: [word], k: k)
+            if timing {
+                var times: [Double] = []
+                for _ in 0..<10 {
+                    let q = DispatchTime.now()
+                    result = try index.mostSimilar(positive: [word], k: k)
+                    times.append(Double(DispatchTime.now().uptimeNanoseconds - q.uptimeNanoseconds) / 1e6)
+                }
+                times.sort()
+                let load = Double(loaded.uptimeNanoseconds - t0.uptimeNanoseconds) / 1e6
+                FileHandle.standardError.write(Data(String(format: "load %.1f ms, query median %.2f ms over %d queries\n", load, times[times.count / 2], times.count).utf8))
+            }
+            try printNeighbors(result, json: json)
+        }
     }
 }
 
