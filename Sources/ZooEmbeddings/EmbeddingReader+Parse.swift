@@ -77,7 +77,7 @@ final class BinaryParser {
             if builder.rows + (inVector ? 1 : 0) >= declared && !inVector && word.isEmpty {
                 // Past the declared count: only trailing whitespace is allowed.
                 if chunk[i] == 0x0A || chunk[i] == 0x20 || chunk[i] == 0x0D { i += 1; offset += 1; continue }
-                throw EmbeddingError.countMismatch(path: path, declared: declared, found: builder.rows + 1)
+                throw EmbeddingError.countMismatch(path: path, declared: declared, found: builder.rows + 1, line: nil)
             }
             if !inVector {
                 let b = chunk[i]
@@ -114,7 +114,7 @@ final class BinaryParser {
         if inHeader { throw EmbeddingError.badHeader(path: path, detail: "the file ends inside the header") }
         if inVector || !word.isEmpty { throw EmbeddingError.truncated(path: path, offset: offset, detail: "the file ends inside the vector of word \(builder.rows + builder.duplicates + 1)") }
         let total = builder.rows + builder.duplicates
-        guard total == declared else { throw EmbeddingError.countMismatch(path: path, declared: declared, found: total) }
+        guard total == declared else { throw EmbeddingError.countMismatch(path: path, declared: declared, found: total, line: nil) }
     }
 }
 
@@ -154,7 +154,8 @@ final class TextParser {
     func finish() throws {
         if !carry.isEmpty { try carry.withUnsafeBytes { try handle($0) } }
         if let d = declared, d != builder.rows + builder.duplicates {
-            throw EmbeddingError.countMismatch(path: path, declared: d, found: builder.rows + builder.duplicates)
+            let found = builder.rows + builder.duplicates
+            throw EmbeddingError.countMismatch(path: path, declared: d, found: found, line: found < d ? found + 2 : nil)
         }
     }
 
@@ -186,7 +187,11 @@ final class TextParser {
             }
             if header == .required { throw EmbeddingError.badHeader(path: path, detail: "expected 'VOCAB_SIZE DIMENSIONS', found '\(all.prefix(3).joined(separator: " "))…'") }
             guard all.count >= 2 else { throw EmbeddingError.ragged(path: path, line: line, found: all.count - 1, expected: 1) }
+            // GloVe: no header; the first line fixes D, then is read as data.
             builder.start(dim: all.count - 1, expectedRows: 65_536)
+            line -= 1
+            try handle(raw)
+            return
         }
         let d = builder.dim
         guard fields.count == d, i > 0 else {
