@@ -40,6 +40,14 @@ public final class TensorStorage: @unchecked Sendable {
         }
     }
 
+    /// Takes ownership of `count` bytes at `pointer` (allocated with Swift's
+    /// allocator), so large buffers built elsewhere become tensors without a copy.
+    public init(adopting pointer: UnsafeMutableRawPointer, count: Int) {
+        allocation = pointer
+        owner = nil
+        bytes = UnsafeRawBufferPointer(start: pointer, count: count)
+    }
+
     /// A view of `bytes`, which `owner` (typically a `MappedFile`) keeps valid.
     public init(viewing bytes: UnsafeRawBufferPointer, owner: AnyObject) {
         self.bytes = bytes

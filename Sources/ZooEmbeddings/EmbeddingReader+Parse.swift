@@ -43,7 +43,7 @@ final class BinaryParser {
     private var declared = 0
     private var inHeader = true
     private var word: [UInt8] = []
-    private var vector: [UInt8] = []
+    private var filled = 0
     private var inVector = false
     private var offset = 0
 
@@ -85,25 +85,23 @@ final class BinaryParser {
                 offset += 1
                 if b == 0x20 {
                     inVector = true
-                    vector.removeAll(keepingCapacity: true)
+                    filled = 0
                 } else if !(word.isEmpty && (b == 0x0A || b == 0x0D)) {
                     word.append(b)
                     if word.count > 4096 { throw EmbeddingError.truncated(path: path, offset: offset, detail: "a word longer than 4096 bytes; the file is not word2vec binary or is damaged") }
                 }
                 continue
             }
-            let need = builder.dim * 4 - vector.count
+            // Vector bytes go straight into the matrix row (little-endian host).
+            let need = builder.dim * 4 - filled
             let take = min(need, n - i)
-            vector.append(contentsOf: chunk[i..<(i + take)])
+            let row = UnsafeMutableRawPointer(builder.nextRow())
+            (row + filled).copyMemory(from: chunk.baseAddress! + i, byteCount: take)
+            filled += take
             i += take
             offset += take
-            if vector.count == builder.dim * 4 {
-                let text = decodeIgnoringErrors(word)
-                vector.withUnsafeBytes { raw in
-                    builder.add(text) { dst in
-                        for k in 0..<builder.dim { dst[k] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: k * 4, as: UInt32.self))) }
-                    }
-                }
+            if filled == builder.dim * 4 {
+                builder.commit(decodeIgnoringErrors(word))
                 word.removeAll(keepingCapacity: true)
                 inVector = false
             }

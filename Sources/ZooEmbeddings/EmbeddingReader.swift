@@ -57,7 +57,21 @@ final class EmbeddingBuilder {
         guard seen.insert(word).inserted else { duplicates += 1; return }
         if rows == capacity { reserve(capacity * 2) }
         try fill(matrix! + rows * dim)
-        vocab += Array(word.utf8)
+        vocab.append(contentsOf: word.utf8)
+        offsets.append(Int64(vocab.count))
+        rows += 1
+    }
+
+    /// The row the next word's vector goes to (the binary parser copies bytes straight in).
+    func nextRow() -> UnsafeMutablePointer<Float> {
+        if rows == capacity { reserve(capacity * 2) }
+        return matrix! + rows * dim
+    }
+
+    /// Commits the vector already written to `nextRow()` under `word`; a duplicate is dropped.
+    func commit(_ word: String) {
+        guard seen.insert(word).inserted else { duplicates += 1; return }
+        vocab.append(contentsOf: word.utf8)
         offsets.append(Int64(vocab.count))
         rows += 1
     }
@@ -70,7 +84,11 @@ final class EmbeddingBuilder {
             let values = UnsafeBufferPointer(start: matrix, count: n).map { Float16($0).bitPattern }
             matrixTensor = try Tensor(dtype: .f16, shape: [rows, dim], storage: values.withUnsafeBytes { TensorStorage(copying: $0) })
         } else {
-            matrixTensor = try Tensor(dtype: .f32, shape: [rows, dim], storage: TensorStorage(copying: UnsafeRawBufferPointer(start: matrix, count: n * 4)))
+            // Hand the buffer over instead of copying gigabytes.
+            let storage = TensorStorage(adopting: UnsafeMutableRawPointer(matrix!), count: n * 4)
+            matrix = nil
+            capacity = 0
+            matrixTensor = try Tensor(dtype: .f32, shape: [rows, dim], storage: storage)
         }
         let card = ModelCard(
             name: name, family: format == .gloveText ? "glove" : "word2vec", task: "word-embedding",
