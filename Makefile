@@ -16,10 +16,12 @@ bench:
 	bench/convert.sh
 	bench/runtime.sh
 	bench/convert_keras.sh
+	bench/pull.sh
+	bench/embeddings.sh
 
 # Regenerate committed fixtures (needs Python + the pinned requirements).
 fixtures:
 	scripts/setup.sh --fixtures
 	python3 -m pip install -q -r fixtures/generator/requirements.txt
 	python3 fixtures/generator/make_onnx.py
-	@echo "Keras fixtures: create the venv described in fixtures/generator/requirements-keras.txt, then run make_keras.py with its python"
+	@echo "Keras and embedding fixtures: create the venvs described in fixtures/generator/requirements-keras.txt and requirements-embeddings.txt, then run make_keras.py / make_embeddings.py with their python"
