@@ -126,13 +126,7 @@ extension Registry {
             if fd >= 0 { head = Array(head.prefix(max(0, read(fd, &head, 512)))); close(fd) }
             try Self.check(head: head, size: d.size, sha256: d.sha256, md5: d.md5, expected: source, label: label)
             let blob = BlobInfo(sha256: d.sha256, size: d.size)
-            let dest = url(blob.path).path
-            if FileManager.default.fileExists(atPath: dest) {
-                unlink(path)
-            } else {
-                _ = chmod(path, 0o444)
-                guard rename(path, dest) == 0 else { throw RegistryError.io(path: dest, operation: "rename", detail: String(cString: strerror(errno))) }
-            }
+            try moveIntoStore(path, blob)
             return blob
         } catch {
             unlink(partial)
@@ -188,8 +182,7 @@ extension Registry {
     /// Copies `file` into the blob store while hashing it, checks it against
     /// the published size and hash, refuses HTML pages and Git LFS pointers,
     /// and only then moves it into place (temp file, fsync, rename).
-    func ingest(file: String, expected: Catalog.Source?, label: String, move: Bool = false) throws -> BlobInfo {
-        if move { return try ingestInPlace(file: file, expected: expected, label: label) }
+    func ingest(file: String, expected: Catalog.Source?, label: String) throws -> BlobInfo {
         let input = Glibc.open(file, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw RegistryError.io(path: file, operation: "open", detail: String(cString: strerror(errno))) }
         defer { close(input) }
@@ -228,46 +221,20 @@ extension Registry {
         try Self.check(head: head, size: total, sha256: shaHex, md5: md5.finalize().map { String(format: "%02x", $0) }.joined(),
                        expected: expected, label: label)
         let blob = BlobInfo(sha256: shaHex, size: total)
-        if !FileManager.default.fileExists(atPath: url(blob.path).path) {
-            guard rename(tmp, url(blob.path).path) == 0 else {
-                throw RegistryError.io(path: url(blob.path).path, operation: "rename", detail: String(cString: strerror(errno)))
-            }
-            keep = true
-        }
+        try moveIntoStore(tmp, blob)
+        keep = true
         return blob
     }
 
-    /// Hashes a downloaded file where it is and moves it into the blob store.
-    func ingestInPlace(file: String, expected: Catalog.Source?, label: String) throws -> BlobInfo {
-        let input = Glibc.open(file, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw RegistryError.io(path: file, operation: "open", detail: String(cString: strerror(errno))) }
-        var sha = SHA256(), md5 = Insecure.MD5()
-        var total = 0
-        var head = [UInt8]()
-        let size = 1 << 22
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
-        defer { buffer.deallocate(); close(input) }
-        while true {
-            let n = read(input, buffer, size)
-            if n < 0 { if errno == EINTR { continue }; throw RegistryError.io(path: file, operation: "read", detail: String(cString: strerror(errno))) }
-            if n == 0 { break }
-            let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
-            if head.count < 512 { head += chunk.prefix(512 - head.count) }
-            sha.update(bufferPointer: chunk)
-            md5.update(bufferPointer: chunk)
-            total += n
-        }
-        let shaHex = sha.finalize().map { String(format: "%02x", $0) }.joined()
-        try Self.check(head: head, size: total, sha256: shaHex, md5: md5.finalize().map { String(format: "%02x", $0) }.joined(), expected: expected, label: label)
-        let blob = BlobInfo(sha256: shaHex, size: total)
+    /// Moves a checked file to its content address (or drops it when that blob exists already).
+    func moveIntoStore(_ file: String, _ blob: BlobInfo) throws {
         let dest = url(blob.path).path
         if FileManager.default.fileExists(atPath: dest) {
             unlink(file)
-        } else {
-            _ = chmod(file, 0o444)
-            guard rename(file, dest) == 0 else { throw RegistryError.io(path: dest, operation: "rename", detail: String(cString: strerror(errno))) }
+            return
         }
-        return blob
+        _ = chmod(file, 0o444)
+        guard rename(file, dest) == 0 else { throw RegistryError.io(path: dest, operation: "rename", detail: String(cString: strerror(errno))) }
     }
 
     /// Refuses HTML pages and LFS pointers, then checks size and hash against the catalog.
