@@ -15,6 +15,7 @@ public final class EmbeddingIndex: @unchecked Sendable {
     private let owner: AnyObject
     private let index: [String: Int]
     private let norms: [Float]
+    private let inverseNorms: [Float]
 
     /// One neighbour: the word and its cosine similarity to the query.
     public struct Neighbor: Codable, Sendable, Equatable {
@@ -67,6 +68,7 @@ public final class EmbeddingIndex: @unchecked Sendable {
         var n = [Float](repeating: 0, count: v)
         for i in 0..<v { n[i] = cblas_snrm2(Int32(d), rows + i * d, 1) }
         norms = n
+        inverseNorms = n.map { $0 > 0 ? 1 / $0 : 0 }
     }
 
     public var count: Int { words.count }
@@ -100,23 +102,51 @@ public final class EmbeddingIndex: @unchecked Sendable {
         if mnorm > 0 { for j in 0..<dim { mean[j] /= mnorm } }
         var scores = [Float](repeating: 0, count: count)
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(count), Int32(dim), 1, rows, Int32(dim), mean, 1, 0, &scores, 1)
-        for i in 0..<count { scores[i] = norms[i] > 0 ? scores[i] / norms[i] : 0 }
-        // Partial selection of the best k + |exclude|.
-        var best: [(Int, Float)] = []
+        // Scale by 1/‖row‖ and keep the best k + |exclude| per worker, then merge.
         let want = k + exclude.count
-        for i in 0..<count {
-            let s = scores[i]
-            if best.count < want { best.append((i, s)); if best.count == want { best.sort { $0.1 > $1.1 } } ; continue }
-            if s > best[want - 1].1 {
-                var pos = want - 1
-                while pos > 0 && best[pos - 1].1 < s { pos -= 1 }
-                best.insert((i, s), at: pos)
-                best.removeLast()
+        let workers = count > 1 << 16 ? 2 : 1
+        let partial = TopLists(workers)
+        scores.withUnsafeBufferPointer { sp in
+            inverseNorms.withUnsafeBufferPointer { np in
+                let scoresBox = UncheckedSendable(sp), normsBox = UncheckedSendable(np)
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let lo = count * w / workers, hi = count * (w + 1) / workers
+                    var top: [(Int, Float)] = []
+                    top.reserveCapacity(want + 1)
+                    var floor = -Float.infinity
+                    for i in lo..<hi {
+                        let s = scoresBox.value[i] * normsBox.value[i]
+                        if top.count < want || s > floor {
+                            var pos = top.count
+                            while pos > 0 && top[pos - 1].1 < s { pos -= 1 }
+                            top.insert((i, s), at: pos)
+                            if top.count > want { top.removeLast() }
+                            if top.count == want { floor = top[want - 1].1 }
+                        }
+                    }
+                    partial.set(w, top)
+                }
             }
         }
+        var best = partial.all
         best.sort { $0.1 > $1.1 }
         return best.filter { !exclude.contains($0.0) }.prefix(k).map { Neighbor(word: words[$0.0], cosine: $0.1) }
     }
+}
+
+/// Per-worker result slots.
+final class TopLists: @unchecked Sendable {
+    private var lists: [[(Int, Float)]]
+    private let lock = NSLock()
+    init(_ n: Int) { lists = Array(repeating: [], count: n) }
+    func set(_ i: Int, _ v: [(Int, Float)]) { lock.lock(); lists[i] = v; lock.unlock() }
+    var all: [(Int, Float)] { lock.lock(); defer { lock.unlock() }; return lists.flatMap { $0 } }
+}
+
+/// Carries buffers into concurrentPerform; workers read disjoint ranges.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ v: T) { value = v }
 }
 
 /// Owns a widened f16 matrix.
