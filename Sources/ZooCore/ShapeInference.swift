@@ -89,7 +89,11 @@ public enum ShapeInference {
                     throw fail("the shape input's values must be known")
                 }
                 return [dims]
-            case "Relu", "LeakyRelu", "ThresholdedRelu", "Elu", "Selu", "Gelu", "Softplus", "Softsign", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Identity", "Cast", "LRN":
+            case "LRN":
+                let x = try input(0)
+                guard try int("size") >= 1, x.count >= 2 else { throw fail("LRN needs size ≥ 1 and a channel axis") }
+                return [x]
+            case "Relu", "LeakyRelu", "ThresholdedRelu", "Elu", "Selu", "Gelu", "Softplus", "Softsign", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Identity", "Cast":
                 return [try input(0)]
             case "Softmax":
                 let x = try input(0)

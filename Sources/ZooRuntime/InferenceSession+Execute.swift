@@ -33,6 +33,12 @@ extension InferenceSession {
             guard case .ints(let v, _) = input(i) else { throw fail("input \(i) must be an integer tensor") }
             return v
         }
+        // A hostile or broken model must not make the runtime allocate without bound.
+        for o in outShapes {
+            guard let n = ShapeMath.elementCount(o), n <= InferenceSession.maxElementsPerValue else {
+                throw fail("output shape \(ShapeMath.describe(o)) is too large (limit \(InferenceSession.maxElementsPerValue) elements)")
+            }
+        }
         let out = outShapes[0]
         let count = out.reduce(1, *)
         var results: [RValue] = []

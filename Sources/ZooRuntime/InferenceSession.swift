@@ -12,6 +12,9 @@ import ZooFormat
 /// moment they die. Shapes are re-derived per run, so one session serves any
 /// batch size. A session runs one inference at a time (calls are serialised).
 public final class InferenceSession: @unchecked Sendable {
+    /// Largest value the runtime will allocate (2^32 floats = 16 GiB).
+    public static let maxElementsPerValue = 1 << 32
+
     /// Ops the runtime executes: exactly the IR's canonical set.
     public static let supportedOps = ShapeInference.canonicalOps
 

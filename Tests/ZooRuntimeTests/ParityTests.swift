@@ -95,6 +95,22 @@ import ZooONNX
         }
     }
 
+    /// Attributes a hand-edited model could carry: typed errors, never a crash or an unbounded allocation.
+    @Test func hostileGraphAttributesAreTypedErrors() throws {
+        var lrn = try ONNXImporter.load(path: Manifest.path("lrn.onnx"))
+        for i in lrn.graph.nodes.indices where lrn.graph.nodes[i].op == "LRN" { lrn.graph.nodes[i].attributes["size"] = .int(0) }
+        let x = try NPY.read(path: Manifest.path("lrn.in0.npy"))
+        #expect(throws: RuntimeError.self) { try InferenceSession(model: lrn).run([lrn.graph.inputs[0].name: x]) }
+
+        let huge = Model(card: ModelCard(name: "huge"), graph: Graph(
+            inputs: [ValueInfo(name: "s", dtype: .i64, shape: [.fixed(2)])],
+            outputs: [ValueInfo(name: "y", dtype: .f32, shape: [.symbolic("a"), .symbolic("b")])],
+            nodes: [Node(name: "fill", op: "ConstantOfShape", inputs: ["s"], outputs: ["y"], attributes: ["value": .float(1), "dtype": .string("f32")])]),
+            tensors: [])
+        let dims = try Tensor(dtype: .i64, shape: [2], storage: [Int64(1 << 24), Int64(1 << 24)].withUnsafeBytes { TensorStorage(copying: $0) })
+        #expect(throws: RuntimeError.self) { try InferenceSession(model: huge).run(["s": dims]) }
+    }
+
     @Test func opsWithoutKernelsAreRefusedAtLoad() throws {
         var model = try ONNXImporter.load(path: Manifest.path("vgg_block.onnx"))
         model.graph.nodes[0].op = "Erf"
