@@ -320,7 +320,9 @@ public enum ShapeInference {
                 guard step != 0 else { throw fail("step 0") }
                 let n = try known(x[a], "a sliced dimension")
                 let count = step > 0 ? max(0, (ends[j] - starts[j] + step - 1) / step) : max(0, (starts[j] - ends[j] - step - 1) / -step)
-                guard starts[j] >= (step > 0 ? 0 : -1), starts[j] <= n, ends[j] >= -1, ends[j] <= n else {
+                // Canonical bounds: [0, n] going forward, [-1, n-1] going backward.
+                let (lo, hi) = step > 0 ? (0, n) : (-1, n - 1)
+                guard starts[j] >= lo, starts[j] <= hi, ends[j] >= lo, ends[j] <= hi else {
                     throw fail("slice bounds \(starts[j])..<\(ends[j]) are not canonical for size \(n)")
                 }
                 x[a] = SymDim(count)

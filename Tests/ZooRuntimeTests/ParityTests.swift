@@ -109,6 +109,15 @@ import ZooONNX
             tensors: [])
         let dims = try Tensor(dtype: .i64, shape: [2], storage: [Int64(1 << 24), Int64(1 << 24)].withUnsafeBytes { TensorStorage(copying: $0) })
         #expect(throws: RuntimeError.self) { try InferenceSession(model: huge).run(["s": dims]) }
+
+        // A backward slice starting one past the end would read out of bounds.
+        let slice = Model(card: ModelCard(name: "slice"), graph: Graph(
+            inputs: [ValueInfo(name: "x", dtype: .f32, shape: [.fixed(4)])],
+            outputs: [ValueInfo(name: "y", dtype: .f32, shape: [.fixed(4)])],
+            nodes: [Node(name: "s", op: "Slice", inputs: ["x"], outputs: ["y"],
+                         attributes: ["starts": .ints([4]), "ends": .ints([-1]), "axes": .ints([0]), "steps": .ints([-1])])]),
+            tensors: [])
+        #expect(throws: RuntimeError.self) { try InferenceSession(model: slice).run(["x": try Tensor(floats: [1, 2, 3, 4], shape: [4])]) }
     }
 
     @Test func opsWithoutKernelsAreRefusedAtLoad() throws {
