@@ -189,7 +189,7 @@ extension InferenceSession {
             }
         case "Transpose":
             let shape = input(0).shape, perm = ints("perm")
-            results = [try move(input(0), count: count, out: out) { src, dst in DataKernel.transpose(src, shape: shape, perm: perm, to: dst) }]
+            results = [try move(input(0), count: count, out: out) { src, dst in StridedCopy.transpose(src, shape: shape, perm: perm, to: dst) }]
         case "Slice":
             let shape = input(0).shape
             var starts = Array(repeating: 0, count: shape.count), steps = Array(repeating: 1, count: shape.count)

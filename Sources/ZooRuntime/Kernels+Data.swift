@@ -1,57 +1,13 @@
 import Foundation
+import ZooCore
 
 /// Data movement, generic over the element type (f32 activations, i64 shape values).
 enum DataKernel {
-    /// dst (contiguous, `shape`) ← src read at `offset` + Σ index·srcStrides.
-    static func stridedCopy<T>(_ src: UnsafePointer<T>, offset: Int, strides: [Int], shape: [Int], to dst: UnsafeMutablePointer<T>) {
-        let total = shape.reduce(1, *)
-        guard total > 0 else { return }
-        guard !shape.isEmpty else { dst[0] = src[offset]; return }
-        let rank = shape.count
-        let inner = shape[rank - 1], innerStride = strides[rank - 1]
-        var idx = Array(repeating: 0, count: rank)
-        var off = offset
-        var out = 0
-        while out < total {
-            if innerStride == 1 {
-                (dst + out).update(from: src + off, count: inner)
-            } else {
-                for i in 0..<inner { dst[out + i] = src[off + i * innerStride] }
-            }
-            out += inner
-            var d = rank - 2
-            while d >= 0 {
-                idx[d] += 1
-                off += strides[d]
-                if idx[d] < shape[d] { break }
-                off -= strides[d] * idx[d]
-                idx[d] = 0
-                d -= 1
-            }
-            if d < 0 { break }
-        }
-    }
-
-    static func contiguousStrides(_ shape: [Int]) -> [Int] {
-        var s = Array(repeating: 1, count: shape.count)
-        var acc = 1
-        for d in stride(from: shape.count - 1, through: 0, by: -1) {
-            s[d] = acc
-            acc *= shape[d]
-        }
-        return s
-    }
-
-    static func transpose<T>(_ x: UnsafePointer<T>, shape: [Int], perm: [Int], to y: UnsafeMutablePointer<T>) {
-        let st = contiguousStrides(shape)
-        stridedCopy(x, offset: 0, strides: perm.map { st[$0] }, shape: perm.map { shape[$0] }, to: y)
-    }
-
     static func slice<T>(_ x: UnsafePointer<T>, shape: [Int], starts: [Int], steps: [Int], outShape: [Int], to y: UnsafeMutablePointer<T>) {
-        let st = contiguousStrides(shape)
+        let st = StridedCopy.contiguousStrides(shape)
         var offset = 0
         for d in shape.indices { offset += starts[d] * st[d] }
-        stridedCopy(x, offset: offset, strides: shape.indices.map { st[$0] * steps[$0] }, shape: outShape, to: y)
+        StridedCopy.copy(x, offset: offset, strides: shape.indices.map { st[$0] * steps[$0] }, shape: outShape, to: y)
     }
 
     /// Concatenation along `axis` of inputs with `shapes`.
@@ -109,7 +65,7 @@ enum DataKernel {
                 }
             }
         }
-        let st = contiguousStrides(shape)
+        let st = StridedCopy.contiguousStrides(shape)
         let total = outShape.reduce(1, *)
         var idx = Array(repeating: 0, count: rank)
         for o in 0..<total {
