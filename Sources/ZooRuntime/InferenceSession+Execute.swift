@@ -189,7 +189,7 @@ extension InferenceSession {
             }
         case "Transpose":
             let shape = input(0).shape, perm = ints("perm")
-            results = [try move(input(0), count: count, out: out) { src, dst in StridedCopy.transpose(src, shape: shape, perm: perm, to: dst) }]
+            results = [move(input(0), count: count, out: out, .transpose(shape: shape, perm: perm))]
         case "Slice":
             let shape = input(0).shape
             var starts = Array(repeating: 0, count: shape.count), steps = Array(repeating: 1, count: shape.count)
@@ -197,12 +197,12 @@ extension InferenceSession {
                 starts[a] = ints("starts")[j]
                 steps[a] = ints("steps")[j]
             }
-            results = [try move(input(0), count: count, out: out) { src, dst in DataKernel.slice(src, shape: shape, starts: starts, steps: steps, outShape: out, to: dst) }]
+            results = [move(input(0), count: count, out: out, .slice(shape: shape, starts: starts, steps: steps, outShape: out))]
         case "Gather":
             let shape = input(0).shape, axis = int("axis")
             let idx = try intsIn(1).map { Int($0) < 0 ? Int($0) + shape[axis] : Int($0) }
             guard idx.allSatisfy({ $0 >= 0 && $0 < shape[axis] }) else { throw fail("index out of range for axis size \(shape[axis])") }
-            results = [try move(input(0), count: count, out: out) { src, dst in DataKernel.gather(src, shape: shape, axis: axis, indices: idx, to: dst) }]
+            results = [move(input(0), count: count, out: out, .gather(shape: shape, axis: axis, indices: idx))]
         case "Concat":
             let axis = int("axis")
             let shapes = ins.map { $0!.shape }
@@ -230,9 +230,7 @@ extension InferenceSession {
             var start = 0
             for (k, size) in ints("split").enumerated() {
                 let o = outShapes[k]
-                results.append(try move(input(0), count: o.reduce(1, *), out: o) { src, dst in
-                    DataKernel.splitPart(src, shape: shape, axis: axis, start: start, size: size, to: dst)
-                })
+                results.append(move(input(0), count: o.reduce(1, *), out: o, .split(shape: shape, axis: axis, start: start, size: size)))
                 start += size
             }
         case "Pad":
@@ -269,30 +267,22 @@ extension InferenceSession {
         }
     }
 
-    /// Runs a data-movement kernel on floats (pooled buffer) or ints (array).
-    private func move(_ x: RValue, count: Int, out: [Int], _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) throws -> RValue {
+    /// Runs a data-movement op on floats (into a pooled buffer) or ints (into an array).
+    private func move(_ x: RValue, count: Int, out: [Int], _ op: DataMove) -> RValue {
         switch x {
         case .floats(let p, _, _):
             let (y, b) = allocate(count)
-            body(p, y)
+            op.apply(p, y)
             return .floats(y, shape: out, buffer: b)
         case .ints(let v, _):
             var y = [Int64](repeating: 0, count: count)
-            try moveInts(v, into: &y, count: count, body: body)
+            v.withUnsafeBufferPointer { src in
+                y.withUnsafeMutableBufferPointer { dst in
+                    if let s = src.baseAddress, let d = dst.baseAddress { op.apply(s, d) }
+                }
+            }
             return .ints(y, shape: out)
         }
-    }
-
-    /// Moves integers through the same index logic by carrying each element's
-    /// position in a float (exact below 2^24, far above any integer tensor here).
-    private func moveInts(_ v: [Int64], into y: inout [Int64], count: Int, body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) throws {
-        guard v.count < (1 << 24) else { throw RuntimeError.invalidModel(detail: "integer tensor too large to move") }
-        let positions = v.indices.map(Float.init)
-        var moved = [Float](repeating: 0, count: count)
-        positions.withUnsafeBufferPointer { src in
-            moved.withUnsafeMutableBufferPointer { dst in body(src.baseAddress!, dst.baseAddress!) }
-        }
-        for i in 0..<count { y[i] = v[Int(moved[i])] }
     }
 
     private func cast(_ x: RValue, to: DType, count: Int, out: [Int]) throws -> RValue {

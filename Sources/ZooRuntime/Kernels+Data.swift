@@ -87,3 +87,21 @@ enum DataKernel {
         }
     }
 }
+
+/// A data-movement op with its static parameters, applied to any element type:
+/// the same kernels move f32 activations and i64 shape values.
+enum DataMove {
+    case transpose(shape: [Int], perm: [Int])
+    case slice(shape: [Int], starts: [Int], steps: [Int], outShape: [Int])
+    case gather(shape: [Int], axis: Int, indices: [Int])
+    case split(shape: [Int], axis: Int, start: Int, size: Int)
+
+    func apply<T>(_ src: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>) {
+        switch self {
+        case let .transpose(shape, perm): StridedCopy.transpose(src, shape: shape, perm: perm, to: dst)
+        case let .slice(shape, starts, steps, outShape): DataKernel.slice(src, shape: shape, starts: starts, steps: steps, outShape: outShape, to: dst)
+        case let .gather(shape, axis, indices): DataKernel.gather(src, shape: shape, axis: axis, indices: indices, to: dst)
+        case let .split(shape, axis, start, size): DataKernel.splitPart(src, shape: shape, axis: axis, start: start, size: size, to: dst)
+        }
+    }
+}
