@@ -41,13 +41,9 @@ let package = Package(
         ]),
         // protobuf-c code generated from Protos/onnx.proto (scripts/regen-proto.sh).
         .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
-        .target(name: "ZooONNX", dependencies: [
-            "ZooCore", "CONNXProto", "CProtobufC",
-            .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        .target(name: "ZooONNX", dependencies: ["ZooCore", "ZooFormat", "CONNXProto", "CProtobufC"]),
         .target(name: "ZooKeras", dependencies: [
-            "ZooCore", "CHDF5",
-            .product(name: "Crypto", package: "swift-crypto"),
+            "ZooCore", "ZooFormat", "CHDF5",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "ZooRuntime", dependencies: ["ZooCore", "ZooFormat", "CBLAS"]),

@@ -1,7 +1,7 @@
-import Crypto
 import Foundation
 import ZIPFoundation
 import ZooCore
+import ZooFormat
 
 /// Options for `KerasImporter.load`.
 public struct KerasImportOptions: Sendable {
@@ -112,7 +112,8 @@ public enum KerasImporter {
         let used = Set(graph.nodes.flatMap(\.inputs))
         let tensors = builder.tensors.filter { used.contains($0.name) }
 
-        let (size, sha) = options.hashSource ? try digest(path) : (fileSize(path), nil)
+        let size = fileSize(path)
+        let sha = options.hashSource ? try SourceDigest(file: mapped ?? MappedFile(path: path)).value() : nil
         let base = (path as NSString).lastPathComponent
         let stem = ModelFileName.stem(base)
         let card = ModelCard(
@@ -142,14 +143,6 @@ public enum KerasImporter {
     static func fileSize(_ path: String) -> Int {
         var st = stat()
         return stat(path, &st) == 0 ? Int(st.st_size) : 0
-    }
-
-    static func digest(_ path: String) throws -> (Int, String?) {
-        let file: MappedFile
-        do { file = try MappedFile(path: path) } catch { throw KerasError.io(path: path, detail: error.localizedDescription) }
-        var h = SHA256()
-        h.update(bufferPointer: file.bytes)
-        return (file.bytes.count, h.finalize().map { String(format: "%02x", $0) }.joined())
     }
 
     /// config.json, metadata.json and model.weights.h5 from a `.keras` zip,

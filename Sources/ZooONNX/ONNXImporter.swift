@@ -1,7 +1,7 @@
-import Crypto
 import CONNXProto
 import Foundation
 import ZooCore
+import ZooFormat
 
 /// Options for `ONNXImporter.load`.
 public struct ONNXImportOptions: Sendable {
@@ -60,17 +60,14 @@ public enum ONNXImporter {
         } else {
             do { file = try MappedFile(path: path) } catch let ZooCoreError.io(p, op, e) { throw ONNXError.io(path: p, operation: op, errno: e) }
         }
-        let digest = SourceDigest(file)
-        let hashing = DispatchGroup()
-        if options.hashSource { DispatchQueue.global().async(group: hashing) { digest.compute() } }
+        let digest = options.hashSource ? SourceDigest(file: file) : nil
         let parsed = Result { () throws -> (ProtoModel, [Int: Range<Int>]) in
             let scan: WireScanner.Result
             do { scan = try WireScanner.scan(file.bytes) } catch { throw ONNXError.malformedProtobuf(path: path, size: file.bytes.count) }
             let proto = try scan.stripped.withUnsafeBytes { try ProtoModel(bytes: $0, path: path) }
             return (proto, scan.rawData)
         }
-        hashing.wait()
-        let sha = digest.hex
+        let sha = try digest?.value()
         let size = file.bytes.count
         let (proto, rawData) = try parsed.get()
         let session = try ImportSession(path: path, proto: proto, file: file, rawData: rawData)
@@ -85,7 +82,7 @@ public enum ONNXImporter {
         if m.has_model_version != 0 { metadata["onnx.model_version"] = String(m.model_version) }
         model.card = ModelCard(
             name: options.name ?? stem,
-            source: .init(file: base, format: "onnx", byteSize: size, sha256: options.hashSource ? sha : nil),
+            source: .init(file: base, format: "onnx", byteSize: size, sha256: sha),
             framework: .init(name: "onnx", version: m.has_ir_version != 0 ? "IR \(m.ir_version)" : nil,
                              opset: session.opset, producer: producer.isEmpty ? nil : producer),
             inputs: model.graph.inputs.map { .init(name: $0.name, dtype: $0.dtype, shape: $0.shape, layout: $0.shape.count == 4 ? "NCHW" : nil) },
@@ -266,17 +263,5 @@ final class ImportSession {
     func emitRaw(_ node: Node) {
         nodeNames.insert(node.name)
         nodes.append(node)
-    }
-}
-
-/// SHA-256 of a mapped source file, computed on a worker thread.
-private final class SourceDigest: @unchecked Sendable {
-    let file: MappedFile
-    private(set) var hex = ""
-    init(_ file: MappedFile) { self.file = file }
-    func compute() {
-        var h = SHA256()
-        h.update(bufferPointer: file.bytes)
-        hex = h.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }
