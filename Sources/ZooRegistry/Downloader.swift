@@ -47,7 +47,7 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
 
     /// The digests of the completed file (valid after `run`).
     var digests: (sha256: String, md5: String, size: Int) {
-        (sha.finalize().map { String(format: "%02x", $0) }.joined(), md5.finalize().map { String(format: "%02x", $0) }.joined(), hashed)
+        (hex(sha.finalize()), hex(md5.finalize()), hashed)
     }
 
     /// Brings the running digests up to the file's current length (after a

@@ -114,7 +114,7 @@ extension Registry {
         guard let s = source.url, let u = URL(string: s) else { throw RegistryError.network(url: label, detail: "not a valid URL") }
         let dir = url("downloads")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let key = SHA256.hash(data: Data(s.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
+        let key = hex(SHA256.hash(data: Data(s.utf8)).prefix(12))
         let partial = dir.appendingPathComponent("\(key).partial").path
         let downloader = Downloader(url: u, partial: partial, expectedSize: source.byteSize, needMD5: source.sha256 == nil && source.md5 != nil)
         let path = try downloader.run()
@@ -217,8 +217,8 @@ extension Registry {
             }
             guard fsync(output) == 0 else { throw RegistryError.io(path: tmp, operation: "fsync", detail: String(cString: strerror(errno))) }
         }
-        let shaHex = sha.finalize().map { String(format: "%02x", $0) }.joined()
-        try Self.check(head: head, size: total, sha256: shaHex, md5: md5.finalize().map { String(format: "%02x", $0) }.joined(),
+        let shaHex = hex(sha.finalize())
+        try Self.check(head: head, size: total, sha256: shaHex, md5: hex(md5.finalize()),
                        expected: expected, label: label)
         let blob = BlobInfo(sha256: shaHex, size: total)
         try moveIntoStore(tmp, blob)

@@ -143,3 +143,8 @@ public final class Registry: @unchecked Sendable {
         return try body()
     }
 }
+
+/// Lower-case hex of a digest.
+func hex(_ bytes: some Sequence<UInt8>) -> String {
+    bytes.map { String(format: "%02x", $0) }.joined()
+}
