@@ -48,7 +48,7 @@ let package = Package(
         ]),
         .target(name: "ZooRuntime", dependencies: ["ZooCore", "ZooFormat", "CBLAS"]),
         .target(name: "ZooEmbeddings", dependencies: [
-            "ZooCore", "ZooFormat", "CZooZlib", "CBLAS",
+            "ZooCore", "ZooFormat", "CZooZlib", "CBLAS", "CZooSupport",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "ZooRegistry", dependencies: [
@@ -64,7 +64,7 @@ let package = Package(
 
         // Fixture manifests and helpers shared by the test targets.
         .target(name: "ZooTestSupport", path: "Tests/ZooTestSupport"),
-        .testTarget(name: "CShimTests", dependencies: ["CHDF5", "CProtobufC", "CBLAS"]),
+        .testTarget(name: "CShimTests", dependencies: ["CHDF5", "CProtobufC", "CBLAS", "CZooSupport", "ZooTestSupport"]),
         .testTarget(name: "ZooCoreTests", dependencies: ["ZooCore"]),
         .testTarget(name: "ZooFormatTests", dependencies: [
             "ZooCore", "ZooFormat", "ZooTestSupport", .product(name: "Crypto", package: "swift-crypto"),

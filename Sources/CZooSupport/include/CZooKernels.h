@@ -1,0 +1,18 @@
+#ifndef CZOOKERNELS_H
+#define CZOOKERNELS_H
+#include <stddef.h>
+
+/* y[i] = dot(m[i*d .. i*d+d), x) for i in [0, rows).
+   Scoring every row of an embedding matrix against one query is a matrix-
+   vector product with short rows (d ~ 300); generic BLAS spends more time on
+   per-row overhead than on memory there. This kernel keeps one stream per row
+   and uses AVX2+FMA when the CPU has them (checked once at run time), so the
+   pass runs at memory bandwidth; otherwise a portable loop. */
+void czoo_score_rows(const float *m, size_t rows, size_t d, const float *x, float *y);
+
+/* The portable loop alone (what czoo_score_rows falls back to). */
+void czoo_score_rows_portable(const float *m, size_t rows, size_t d, const float *x, float *y);
+
+/* 1 if the AVX2+FMA path is in use (for diagnostics and tests). */
+int czoo_score_rows_vectorised(void);
+#endif
