@@ -21,27 +21,64 @@ public enum ZooWriter {
         public var entries: [TensorEntry]
     }
 
+    /// One tensor as the writer takes it: its table entry and where its bytes come from.
+    public struct Item: Sendable {
+        public var name: String
+        public var dtype: DType
+        public var shape: [Int]
+        public var payload: any TensorPayload
+
+        public init(name: String, dtype: DType, shape: [Int], payload: any TensorPayload) {
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+            self.payload = payload
+        }
+
+        /// A tensor held in memory (or mapped) as one contiguous buffer.
+        public init(name: String, tensor: Tensor) {
+            self.init(name: name, dtype: tensor.dtype, shape: tensor.shape, payload: ContiguousPayload(tensor))
+        }
+    }
+
     /// Writes `model` to `url` atomically and returns its digest.
-    ///
-    /// Tensors are hashed and written in parallel: a digest is
-    /// always 64 hex characters, so the header's length (and with it every
-    /// offset) is known before any digest is, and the header goes in last.
-    ///
-    /// `completeCard`, when given, runs after the tensor data is written and
-    /// before the header is built: slow card fields (the source file's
-    /// SHA-256) can be computed alongside the data pass. It must not change
-    /// the header's length... except through the card, which is allowed: the
-    /// header is rebuilt from the completed card, and only its length must
-    /// stay what the placeholder pass predicted.
     @discardableResult
     public static func write(_ model: Model, to url: URL, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                              completeCard: ((inout ModelCard) throws -> Void)? = nil) throws -> Result {
-        var model = model
-        if completeCard != nil, model.card.source != nil, model.card.source?.sha256 == nil {
+        try write(card: model.card, graph: model.graph, items: model.tensors.map { Item(name: $0.name, tensor: $0.tensor) },
+                  to: url, threads: threads, completeCard: completeCard)
+    }
+
+    /// Writes a model given as card, graph and tensor payloads to `url`
+    /// atomically and returns its digest. Importers whose tensors are not one
+    /// contiguous buffer each (rows gathered from a source file) use this
+    /// directly, so the bytes go from the source to the output without an
+    /// intermediate copy.
+    ///
+    /// Tensors are hashed and written in parallel: a digest is always 64 hex
+    /// characters, so the header's length (and with it every offset) is known
+    /// before any digest is, and the header goes in last. A tensor above
+    /// `splitThreshold` bytes is hashed by one job (SHA-256 is sequential) and
+    /// written by others, chunk by chunk, so one big tensor does not serialise
+    /// hashing and writing on a single core.
+    ///
+    /// `completeCard`, when given, runs after the tensor data is written and
+    /// before the header is built: slow card fields (the source file's
+    /// SHA-256) can be computed alongside the data pass. The header is rebuilt
+    /// from the completed card; its length must stay what the placeholder pass
+    /// predicted.
+    @discardableResult
+    public static func write(card: ModelCard, graph: Graph, items: [Item], to url: URL,
+                             threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                             completeCard: ((inout ModelCard) throws -> Void)? = nil) throws -> Result {
+        var card = card
+        if completeCard != nil, card.source != nil, card.source?.sha256 == nil {
             // Reserve the digest's 64 characters so offsets do not move when it arrives.
-            model.card.source?.sha256 = String(repeating: "0", count: 64)
+            card.source?.sha256 = String(repeating: "0", count: 64)
         }
-        let placeholder = try plan(model, digests: Array(repeating: String(repeating: "0", count: 64), count: model.tensors.count))
+        let shapes = items.map { ($0.name, $0.dtype, $0.shape, $0.payload.byteCount) }
+        let placeholder = try plan(card: card, graph: graph, tensors: shapes,
+                                   digests: Array(repeating: String(repeating: "0", count: 64), count: items.count))
         let total = placeholder.dataOffset + placeholder.dataLength
         let path = url.path
         let dir = url.deletingLastPathComponent().path
@@ -58,21 +95,30 @@ public enum ZooWriter {
             // The file starts as `total` zero bytes, so all padding is already in place.
             guard ftruncate(fd, off_t(total)) == 0 else { throw ZooFormatError.io(path: tmp, operation: "write", errno: errno) }
             let out = FDWriter(fd: fd, path: tmp)
-            let tensors = model.tensors.map(\.tensor)
-            let digests = DigestSlots(count: tensors.count)
+            let digests = DigestSlots(count: items.count)
             let failure = FirstError()
             let base = placeholder.dataOffset
-            let entries = placeholder.entries
-            Hashing.parallelForEach(count: tensors.count, threads: threads, weight: { tensors[$0].byteCount }) { i in
+            let jobs = WriteJob.schedule(items.map(\.payload), offsets: placeholder.entries.map { base + $0.offset })
+            let payloads = items.map(\.payload)
+            Hashing.parallelForEach(count: jobs.count, threads: threads, weight: { jobs[$0].weight }) { j in
+                guard failure.error == nil else { return }
                 do {
-                    digests.set(i, try out.hashAndWrite(tensors[i].bytes, at: base + entries[i].offset))
+                    let job = jobs[j]
+                    switch job.kind {
+                    case .hashAndWrite:
+                        digests.set(job.item, try out.hashAndWrite(payloads[job.item], at: job.fileOffset))
+                    case .hash:
+                        digests.set(job.item, Hashing.sha256Hex(payloads[job.item]))
+                    case .write(let range):
+                        try out.write(payloads[job.item], range: range, at: job.fileOffset + range.lowerBound)
+                    }
                 } catch {
                     failure.record(error)
                 }
             }
             if let e = failure.error { throw e }
-            try completeCard?(&model.card)
-            layout = try plan(model, digests: (0..<tensors.count).map(digests.value))
+            try completeCard?(&card)
+            layout = try plan(card: card, graph: graph, tensors: shapes, digests: (0..<items.count).map(digests.value))
             guard layout.header.count == placeholder.header.count else {
                 throw ZooFormatError.invalidModel(detail: "header length changed between passes (completeCard must keep field lengths)")
             }
@@ -87,6 +133,47 @@ public enum ZooWriter {
             close(dfd)
         }
         return Result(digest: layout.digest, byteCount: total, entries: layout.entries)
+    }
+
+    /// Tensors above this size get separate hash and write jobs.
+    static let splitThreshold = 32 << 20
+
+    /// One unit of work for the writer's threads.
+    struct WriteJob {
+        enum Kind {
+            /// Small tensor: hash and write chunk by chunk while the chunk is in cache.
+            case hashAndWrite
+            /// Big tensor: the whole SHA-256, in order.
+            case hash
+            /// Big tensor: write these bytes (no hashing).
+            case write(Range<Int>)
+        }
+        var item: Int
+        var fileOffset: Int
+        var kind: Kind
+        /// Relative cost for longest-first scheduling: hashing costs about
+        /// twice what copying into the page cache does.
+        var weight: Int
+
+        static func schedule(_ payloads: [any TensorPayload], offsets: [Int]) -> [WriteJob] {
+            var jobs: [WriteJob] = []
+            for (i, p) in payloads.enumerated() {
+                guard p.byteCount > splitThreshold else {
+                    jobs.append(WriteJob(item: i, fileOffset: offsets[i], kind: .hashAndWrite, weight: p.byteCount * 3))
+                    continue
+                }
+                jobs.append(WriteJob(item: i, fileOffset: offsets[i], kind: .hash, weight: p.byteCount * 2))
+                let granule = max(1, p.splitGranule)
+                let step = max(granule, (splitThreshold / 2) / granule * granule)
+                var lo = 0
+                while lo < p.byteCount {
+                    let hi = min(p.byteCount, lo + step)
+                    jobs.append(WriteJob(item: i, fileOffset: offsets[i], kind: .write(lo..<hi), weight: hi - lo))
+                    lo = hi
+                }
+            }
+            return jobs
+        }
     }
 
     /// The complete file as bytes (for small models and tests); same layout as `write`.
@@ -117,35 +204,40 @@ public enum ZooWriter {
         Hashing.parallelForEach(count: tensors.count, threads: threads, weight: { tensors[$0].byteCount }) { i in
             digests.set(i, Hashing.sha256Hex(tensors[i].bytes))
         }
-        return try plan(model, digests: (0..<tensors.count).map(digests.value))
+        return try plan(card: model.card, graph: model.graph,
+                        tensors: model.tensors.map { ($0.name, $0.tensor.dtype, $0.tensor.shape, $0.tensor.byteCount) },
+                        digests: (0..<tensors.count).map(digests.value))
     }
 
     /// Checks the model, assigns offsets and builds preamble + header from the given digests.
-    static func plan(_ model: Model, digests: [String]) throws -> Layout {
+    static func plan(card: ModelCard, graph: Graph, tensors: [(String, DType, [Int], Int)], digests: [String]) throws -> Layout {
         var seen = Set<String>()
-        for (name, _) in model.tensors {
+        for (name, _, _, _) in tensors {
             guard !name.isEmpty else { throw ZooFormatError.invalidModel(detail: "a tensor has an empty name") }
             guard seen.insert(name).inserted else {
                 throw ZooFormatError.invalidModel(detail: "tensor name '\(name)' is used twice")
             }
         }
         do {
-            try model.graph.validate(initializers: seen)
+            try graph.validate(initializers: seen)
         } catch {
             throw ZooFormatError.invalidModel(detail: "\(error.localizedDescription)")
         }
 
         var entries: [TensorEntry] = []
         var position = 0
-        for (i, (name, t)) in model.tensors.enumerated() {
+        for (i, (name, dtype, shape, byteCount)) in tensors.enumerated() {
             guard let offset = ShapeMath.alignUp(position, ZooFormatSpec.tensorAlignment) else {
                 throw ZooFormatError.invalidModel(detail: "data section too large")
             }
-            entries.append(TensorEntry(name: name, dtype: t.dtype, shape: t.shape, offset: offset,
-                                       length: t.byteCount, sha256: digests[i]))
-            position = offset + t.byteCount
+            if let expected = ShapeMath.byteCount(dtype, shape), expected != byteCount {
+                throw ZooFormatError.invalidModel(detail: "tensor '\(name)' has \(byteCount) bytes; \(dtype) \(shape) needs \(expected)")
+            }
+            entries.append(TensorEntry(name: name, dtype: dtype, shape: shape, offset: offset,
+                                       length: byteCount, sha256: digests[i]))
+            position = offset + byteCount
         }
-        return try assemble(FileHeader(card: model.card, graph: model.graph, tensors: entries, dataLength: position))
+        return try assemble(FileHeader(card: card, graph: graph, tensors: entries, dataLength: position))
     }
 
     /// Encodes a header and builds the matching preamble. Exposed to tests so
@@ -217,25 +309,100 @@ struct FDWriter: Sendable {
         }
     }
 
-    /// Hashes and writes `bytes` in 1 MiB steps, so each chunk is still in
+    /// Hashes and writes a payload in 1 MiB steps, so each chunk is still in
     /// cache when it is written; returns the hex SHA-256.
-    func hashAndWrite(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws -> String {
+    func hashAndWrite(_ payload: any TensorPayload, at offset: Int) throws -> String {
         var h = SHA256()
-        var done = 0
-        let chunk = 1 << 20
-        while done < bytes.count {
-            let n = min(chunk, bytes.count - done)
-            let part = UnsafeRawBufferPointer(rebasing: bytes[done..<(done + n)])
-            h.update(bufferPointer: part)
-            try write(part, at: offset + done)
-            done += n
-            // Start writeback of each finished 16 MiB now (DONTNEED on dirty pages
-            // only queues them for writing), so the final fsync has little left.
-            if done % (16 << 20) == 0 || done == bytes.count {
-                let span = min(done, 16 << 20)
-                _ = posix_fadvise(fd, off_t(offset + done - span), off_t(span), POSIX_FADV_DONTNEED)
+        var written = 0
+        try Pieces.chunked(payload, range: 0..<payload.byteCount, chunk: 1 << 20) { iov, count, bytes in
+            for k in 0..<count { h.update(bufferPointer: UnsafeRawBufferPointer(start: iov[k].iov_base, count: iov[k].iov_len)) }
+            try writev(iov, count: count, bytes: bytes, at: offset + written)
+            written += bytes
+            startWriteback(upTo: offset + written, chunkStart: offset)
+        }
+        finishWriteback(end: offset + written, chunkStart: offset)
+        return Hex.encode(h.finalize())
+    }
+
+    /// Writes bytes `range` of a payload at `offset` (gathered writes for row payloads).
+    func write(_ payload: any TensorPayload, range: Range<Int>, at offset: Int) throws {
+        var written = 0
+        try Pieces.chunked(payload, range: range, chunk: 1 << 20) { iov, count, bytes in
+            try writev(iov, count: count, bytes: bytes, at: offset + written)
+            written += bytes
+            startWriteback(upTo: offset + written, chunkStart: offset)
+        }
+        finishWriteback(end: offset + written, chunkStart: offset)
+    }
+
+    /// Start writeback of each finished 16 MiB now (DONTNEED on dirty pages
+    /// only queues them for writing), so the final fsync has little left.
+    private func startWriteback(upTo end: Int, chunkStart: Int) {
+        let span = 16 << 20
+        let done = end - chunkStart
+        if done % span == 0 {
+            _ = posix_fadvise(fd, off_t(end - span), off_t(span), POSIX_FADV_DONTNEED)
+        }
+    }
+
+    private func finishWriteback(end: Int, chunkStart: Int) {
+        let tail = (end - chunkStart) % (16 << 20)
+        if tail > 0 { _ = posix_fadvise(fd, off_t(end - tail), off_t(tail), POSIX_FADV_DONTNEED) }
+    }
+
+    /// pwritev until all `bytes` of the vector are written.
+    private func writev(_ iov: UnsafeMutablePointer<iovec>, count: Int, bytes: Int, at offset: Int) throws {
+        var first = 0
+        var left = bytes
+        var at = offset
+        while left > 0 {
+            let n = pwritev(fd, iov + first, Int32(count - first), off_t(at))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ZooFormatError.io(path: path, operation: "write", errno: errno)
+            }
+            left -= n
+            at += n
+            // Skip the fully written vectors and trim a partly written one.
+            var m = n
+            while m > 0 && first < count {
+                if m >= iov[first].iov_len {
+                    m -= iov[first].iov_len
+                    first += 1
+                } else {
+                    iov[first].iov_base += m
+                    iov[first].iov_len -= m
+                    m = 0
+                }
             }
         }
-        return Hex.encode(h.finalize())
+    }
+}
+
+/// Groups a payload's pieces into I/O vectors of about `chunk` bytes.
+enum Pieces {
+    static let maxVectors = 1024
+
+    static func chunked(_ payload: any TensorPayload, range: Range<Int>, chunk: Int,
+                        _ body: (UnsafeMutablePointer<iovec>, Int, Int) throws -> Void) throws {
+        let iov = UnsafeMutablePointer<iovec>.allocate(capacity: maxVectors)
+        defer { iov.deallocate() }
+        var count = 0, bytes = 0
+        try payload.forEachPiece(in: range) { piece in
+            var rest = piece
+            while !rest.isEmpty {
+                let take = min(rest.count, chunk - bytes)
+                iov[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: rest.baseAddress!), iov_len: take)
+                count += 1
+                bytes += take
+                rest = UnsafeRawBufferPointer(rebasing: rest[take...])
+                if bytes == chunk || count == maxVectors {
+                    try body(iov, count, bytes)
+                    count = 0
+                    bytes = 0
+                }
+            }
+        }
+        if count > 0 { try body(iov, count, bytes) }
     }
 }

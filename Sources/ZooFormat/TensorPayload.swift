@@ -1,0 +1,43 @@
+import Crypto
+import ZooCore
+
+/// Where a tensor's bytes come from when the writer hashes and writes them.
+///
+/// Most tensors are one contiguous buffer (``ContiguousPayload``). Some
+/// importers can name the bytes without assembling them: word2vec rows sit
+/// between words in the source file, so the embedding importer hands the
+/// writer the rows where they lie in the mapped source and the writer gathers
+/// them straight into the output file.
+public protocol TensorPayload: Sendable {
+    /// Total bytes of the tensor.
+    var byteCount: Int { get }
+    /// Ranges handed to ``forEachPiece(in:_:)`` start and end at multiples of
+    /// this (the row size for row payloads; 1 for contiguous memory).
+    var splitGranule: Int { get }
+    /// Calls `body` with the bytes of `range`, in order, in one or more pieces.
+    func forEachPiece(in range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows
+}
+
+/// A tensor's own contiguous storage (kept alive by the payload).
+public struct ContiguousPayload: TensorPayload {
+    public let tensor: Tensor
+
+    public init(_ tensor: Tensor) { self.tensor = tensor }
+
+    public var byteCount: Int { tensor.byteCount }
+    public var splitGranule: Int { 1 }
+
+    public func forEachPiece(in range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        guard !range.isEmpty else { return }
+        try body(UnsafeRawBufferPointer(rebasing: tensor.bytes[range]))
+    }
+}
+
+extension Hashing {
+    /// SHA-256 of a payload's bytes in order.
+    static func sha256Hex(_ payload: any TensorPayload) -> String {
+        var h = SHA256()
+        payload.forEachPiece(in: 0..<payload.byteCount) { h.update(bufferPointer: $0) }
+        return Hex.encode(h.finalize())
+    }
+}
