@@ -83,7 +83,7 @@ struct Convert: ParsableCommand {
             // The source hash runs beside import and the data pass; the writer
             // collects it just before it writes the header.
             var sourceDigest: SourceDigest?
-            let imported: Model
+            let imported: (card: ModelCard, graph: Graph, items: [ZooWriter.Item])
             switch format {
             case .onnx:
                 let mapped: MappedFile
@@ -91,7 +91,8 @@ struct Convert: ParsableCommand {
                     throw CLIError(message: e.localizedDescription, code: .inputError)
                 }
                 sourceDigest = SourceDigest(file: mapped)
-                imported = try ONNXImporter.load(path: model, mapped: mapped, options: .init(name: name, hashSource: false))
+                let m = try ONNXImporter.load(path: model, mapped: mapped, options: .init(name: name, hashSource: false))
+                imported = (m.card, m.graph, m.tensors.map { ZooWriter.Item(name: $0.name, tensor: $0.tensor) })
             case .keras:
                 guard arch == nil || FileManager.default.isReadableFile(atPath: arch!) else {
                     throw CLIError(message: "\(arch!): cannot read the architecture file", code: .inputError)
@@ -101,14 +102,23 @@ struct Convert: ParsableCommand {
                     throw CLIError(message: e.localizedDescription, code: .inputError)
                 }
                 sourceDigest = SourceDigest(file: mapped)
-                imported = try KerasImporter.load(path: model, mapped: mapped, options: .init(architecture: arch, name: name, hashSource: false))
+                let m = try KerasImporter.load(path: model, mapped: mapped, options: .init(architecture: arch, name: name, hashSource: false))
+                imported = (m.card, m.graph, m.tensors.map { ZooWriter.Item(name: $0.name, tensor: $0.tensor) })
             case .embedding:
-                sourceDigest = SourceDigest(path: model)
-                imported = try EmbeddingImporter.load(path: model, member: member, name: name, half: f16)
+                // Mapped once: the source hash and (for a plain word2vec binary)
+                // the importer read the same pages.
+                let mapped: MappedFile
+                do { mapped = try MappedFile(path: model) } catch let e as ZooCoreError {
+                    throw CLIError(message: e.localizedDescription, code: .inputError)
+                }
+                sourceDigest = SourceDigest(file: mapped)
+                let p = try EmbeddingImporter.prepare(path: model, mapped: mapped, member: member, name: name, half: f16)
+                imported = (p.card, Graph(), p.items)
             }
             let importedAt = DispatchTime.now()
             let out = output ?? ModelFileName.stem(model) + ".zoo"
-            let result = try ZooWriter.write(imported, to: URL(fileURLWithPath: out), completeCard: sourceDigest.map { digest in
+            let result = try ZooWriter.write(card: imported.card, graph: imported.graph, items: imported.items,
+                                             to: URL(fileURLWithPath: out), completeCard: sourceDigest.map { digest in
                 { card in card.source?.sha256 = try digest.value() }
             })
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
@@ -122,9 +132,9 @@ struct Convert: ParsableCommand {
             }
             if json {
                 try printJSON(Output(source: model, output: out, digest: result.digest, bytes: result.byteCount,
-                                     nodes: imported.graph.nodes.count, tensors: imported.tensors.count, seconds: seconds))
+                                     nodes: imported.graph.nodes.count, tensors: imported.items.count, seconds: seconds))
             } else {
-                print("converted \(model) → \(out)  \(result.digest)  \(imported.graph.nodes.count) nodes, \(imported.tensors.count) tensors, \(formatBytes(result.byteCount)) in \(String(format: "%.2f", seconds)) s")
+                print("converted \(model) → \(out)  \(result.digest)  \(imported.graph.nodes.count) nodes, \(imported.items.count) tensors, \(formatBytes(result.byteCount)) in \(String(format: "%.2f", seconds)) s")
             }
         }
     }

@@ -8,6 +8,9 @@ public enum EmbeddingImporter {
         guard let fmt = format ?? EmbeddingFormat.guess(path) else {
             throw EmbeddingError.io(path: path, detail: "unknown embedding format; expected .bin, .bin.gz, .vec, .vec.gz, .txt, .txt.gz or .zip")
         }
+        if fmt == .word2vecBinary && isPlain(path) {
+            return try loadMapped(path: path, name: name, half: half)
+        }
         let builder = EmbeddingBuilder(path: path)
         let feed: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
         let lower = path.lowercased()
@@ -35,7 +38,8 @@ public enum EmbeddingImporter {
     }
 }
 
-/// word2vec binary, fed in chunks of any size.
+/// word2vec binary, fed in chunks of any size (compressed files; plain files
+/// are scanned in place by ``MappedWord2Vec``, which accepts the same input).
 final class BinaryParser {
     let builder: EmbeddingBuilder
     let path: String

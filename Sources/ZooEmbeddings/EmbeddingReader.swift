@@ -28,9 +28,7 @@ final class EmbeddingBuilder {
     private(set) var rows = 0
     private var capacity = 0
     private(set) var matrix: UnsafeMutablePointer<Float>?
-    var vocab: [UInt8] = []
-    var offsets: [Int64] = [0]
-    private var seen = Set<String>()
+    private var vocabulary = VocabularyBuilder(expected: 0)
     private(set) var duplicates = 0
 
     init(path: String) { self.path = path }
@@ -38,6 +36,7 @@ final class EmbeddingBuilder {
 
     func start(dim: Int, expectedRows: Int) {
         self.dim = dim
+        vocabulary = VocabularyBuilder(expected: expectedRows)
         reserve(max(expectedRows, 1024))
     }
 
@@ -54,12 +53,9 @@ final class EmbeddingBuilder {
 
     /// Adds a word; `fill` writes its D floats.
     func add(_ word: String, _ fill: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
-        guard seen.insert(word).inserted else { duplicates += 1; return }
         if rows == capacity { reserve(capacity * 2) }
         try fill(matrix! + rows * dim)
-        vocab.append(contentsOf: word.utf8)
-        offsets.append(Int64(vocab.count))
-        rows += 1
+        commit(word)
     }
 
     /// The row the next word's vector goes to (the binary parser copies bytes straight in).
@@ -70,10 +66,9 @@ final class EmbeddingBuilder {
 
     /// Commits the vector already written to `nextRow()` under `word`; a duplicate is dropped.
     func commit(_ word: String) {
-        guard seen.insert(word).inserted else { duplicates += 1; return }
-        vocab.append(contentsOf: word.utf8)
-        offsets.append(Int64(vocab.count))
-        rows += 1
+        var word = word
+        let new = word.withUTF8 { vocabulary.add(UnsafeRawBufferPointer($0)) }
+        if new { rows += 1 } else { duplicates += 1 }
     }
 
     func model(format: EmbeddingFormat, name: String, half: Bool) throws -> Model {
@@ -90,17 +85,25 @@ final class EmbeddingBuilder {
             capacity = 0
             matrixTensor = try Tensor(dtype: .f32, shape: [rows, dim], storage: storage)
         }
-        let card = ModelCard(
+        return Model(card: EmbeddingCard.make(format: format, name: name, path: path, dim: dim, rows: rows, duplicates: duplicates, half: half),
+                     graph: Graph(), tensors: [
+            ("embedding.matrix", matrixTensor),
+            ("embedding.vocab", try Tensor(dtype: .bytes, shape: [vocabulary.bytes.count], bytes: vocabulary.bytes)),
+            ("embedding.offsets", try Tensor(dtype: .i64, shape: [vocabulary.offsets.count],
+                                             storage: vocabulary.offsets.withUnsafeBytes { TensorStorage(copying: $0) })),
+        ])
+    }
+}
+
+/// The model card every embedding import writes.
+enum EmbeddingCard {
+    static func make(format: EmbeddingFormat, name: String, path: String, dim: Int, rows: Int, duplicates: Int, half: Bool) -> ModelCard {
+        ModelCard(
             name: name, family: format == .gloveText ? "glove" : "word2vec", task: "word-embedding",
             source: .init(file: (path as NSString).lastPathComponent, format: format.rawValue),
             inputs: [], outputs: [],
             metadata: ["dimensions": String(dim), "vocabulary": String(rows), "normalisation": "none",
                        "duplicatesDropped": String(duplicates), "dtype": half ? "f16" : "f32"])
-        return Model(card: card, graph: Graph(), tensors: [
-            ("embedding.matrix", matrixTensor),
-            ("embedding.vocab", try Tensor(dtype: .bytes, shape: [vocab.count], bytes: vocab)),
-            ("embedding.offsets", try Tensor(dtype: .i64, shape: [offsets.count], storage: offsets.withUnsafeBytes { TensorStorage(copying: $0) })),
-        ])
     }
 }
 

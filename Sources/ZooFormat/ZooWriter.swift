@@ -59,7 +59,7 @@ public enum ZooWriter {
     /// characters, so the header's length (and with it every offset) is known
     /// before any digest is, and the header goes in last. A tensor above
     /// `splitThreshold` bytes is hashed by one job (SHA-256 is sequential) and
-    /// written by others, chunk by chunk, so one big tensor does not serialise
+    /// written by another, so one big tensor does not serialise
     /// hashing and writing on a single core.
     ///
     /// `completeCard`, when given, runs after the tensor data is written and
@@ -163,14 +163,9 @@ public enum ZooWriter {
                     continue
                 }
                 jobs.append(WriteJob(item: i, fileOffset: offsets[i], kind: .hash, weight: p.byteCount * 2))
-                let granule = max(1, p.splitGranule)
-                let step = max(granule, (splitThreshold / 2) / granule * granule)
-                var lo = 0
-                while lo < p.byteCount {
-                    let hi = min(p.byteCount, lo + step)
-                    jobs.append(WriteJob(item: i, fileOffset: offsets[i], kind: .write(lo..<hi), weight: hi - lo))
-                    lo = hi
-                }
+                // One write job, not several: concurrent writers to one file
+                // serialise on the inode lock and burn the other core spinning on it.
+                jobs.append(WriteJob(item: i, fileOffset: offsets[i], kind: .write(0..<p.byteCount), weight: p.byteCount))
             }
             return jobs
         }

@@ -296,12 +296,13 @@ extension Registry {
                 let link = url("tmp/source-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" + ext)
                 defer { unlink(link.path) }
                 try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: blobPath)
-                var model = try EmbeddingImporter.load(path: link.path, member: options.member, name: entry?.name ?? name)
-                model.card.source?.sha256 = blob.sha256
-                model.card.source?.byteSize = blob.size
-                model.card.source?.file = originalName
-                model.card.source?.url = sourceURL
-                try ZooWriter.write(model, to: staged)
+                let mapped = try? MappedFile(path: blobPath)
+                var prepared = try EmbeddingImporter.prepare(path: link.path, mapped: mapped, member: options.member, name: entry?.name ?? name)
+                prepared.card.source?.sha256 = blob.sha256
+                prepared.card.source?.byteSize = blob.size
+                prepared.card.source?.file = originalName
+                prepared.card.source?.url = sourceURL
+                try ZooWriter.write(card: prepared.card, graph: Graph(), items: prepared.items, to: staged)
             default:
                 throw RegistryError.conversion(source: originalName ?? name, detail: "format '\(format)' cannot be converted yet")
             }

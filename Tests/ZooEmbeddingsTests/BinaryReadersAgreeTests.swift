@@ -1,0 +1,162 @@
+import Foundation
+import Testing
+import ZooCore
+import ZooFormat
+import ZooTestSupport
+@testable import ZooEmbeddings
+
+/// A plain word2vec binary is scanned in place from its mapping; a gzipped one
+/// is parsed from a stream. Both must accept and reject exactly the same
+/// bytes, with the same words, vectors and errors; these crafted files cover
+/// every branch of the format's quirks.
+@Suite struct BinaryReadersAgreeTests {
+    struct Outcome: Equatable {
+        var vocab: [UInt8] = []
+        var offsets: [Int64] = []
+        var matrix: [UInt8] = []
+        var duplicates = 0
+        var error: EmbeddingError?
+    }
+
+    static func vector(_ seed: UInt64, dim: Int) -> [UInt8] {
+        // Bytes that include space and newline, which must not end a vector.
+        var g = SplitMix64(seed: seed)
+        return (0..<(dim * 4)).map { i in i % 5 == 0 ? 0x20 : i % 7 == 0 ? 0x0A : UInt8.random(in: 0...255, using: &g) }
+    }
+
+    static func entry(_ word: [UInt8], _ seed: UInt64, dim: Int = 3, after: [UInt8] = [0x0A]) -> [UInt8] {
+        word + [0x20] + vector(seed, dim: dim) + after
+    }
+
+    static let cases: [(String, [UInt8])] = {
+        let h = { (v: Int, d: Int) in Array("\(v) \(d)\n".utf8) }
+        let w = { (s: String) in Array(s.utf8) }
+        return [
+            ("plain", h(3, 3) + entry(w("a"), 1) + entry(w("bb"), 2) + entry(w("ccc"), 3)),
+            ("no newline between entries", h(2, 3) + entry(w("a"), 1, after: []) + entry(w("b"), 2, after: [])),
+            ("CRLF after vectors", h(2, 3) + entry(w("a"), 1, after: [0x0D, 0x0A]) + entry(w("b"), 2, after: [0x0D, 0x0A])),
+            ("duplicate keeps the first", h(3, 3) + entry(w("x"), 1) + entry(w("y"), 2) + entry(w("x"), 3)),
+            ("trailing whitespace", h(1, 3) + entry(w("a"), 1) + [0x20, 0x0A, 0x0D, 0x0A]),
+            ("data past the declared count", h(1, 3) + entry(w("a"), 1) + entry(w("b"), 2)),
+            ("fewer entries than declared", h(3, 3) + entry(w("a"), 1) + entry(w("b"), 2)),
+            ("ends inside a vector", h(2, 3) + entry(w("a"), 1) + w("b ") + [1, 2, 3]),
+            ("ends inside a word", h(2, 3) + entry(w("a"), 1) + w("bcd")),
+            ("word longer than 4096 bytes", h(1, 3) + Array(repeating: 0x61, count: 5000) + entry(w(""), 1)),
+            ("word of exactly 4096 bytes", h(1, 3) + entry(Array(repeating: 0x61, count: 4096), 1)),
+            ("non-UTF-8 bytes dropped", h(2, 3) + entry([0x63, 0x61, 0x66, 0xE9], 1) + entry(w("d"), 2)),
+            ("words equal after dropping bytes", h(2, 3) + entry([0x63, 0xE9], 1) + entry([0x63, 0xFF], 2)),
+            ("multi-byte UTF-8 kept", h(2, 3) + entry(w("café"), 1) + entry(w("naïve"), 2)),
+            ("canonically equal spellings stay two words", h(2, 3) + entry(w("caf\u{E9}"), 1) + entry(w("cafe\u{301}"), 2)),
+            ("empty word", h(1, 3) + entry([], 1)),
+            ("header without newline", w("3 300")),
+            ("header not numbers", w("three 300\n") + entry(w("a"), 1)),
+            ("header too long", Array(repeating: 0x20, count: 300) + w("1 3\n")),
+            ("zero dimensions", h(1, 0) + w("a \n")),
+            ("declares no words", h(0, 3)),
+            ("empty file", []),
+        ]
+    }()
+
+    func scanned(_ bytes: [UInt8], in dir: TempDir) -> Outcome {
+        let url = dir.file("f.bin")
+        try! Data(bytes).write(to: url)
+        do {
+            let m = try EmbeddingImporter.loadMapped(path: url.path, name: "t", half: false)
+            return outcome(m)
+        } catch let e as EmbeddingError {
+            return Outcome(error: relabel(e, url.path))
+        } catch {
+            Issue.record("unexpected \(error)")
+            return Outcome()
+        }
+    }
+
+    func streamed(_ bytes: [UInt8], chunk: Int, path: String) -> Outcome {
+        let builder = EmbeddingBuilder(path: path)
+        let parser = BinaryParser(builder: builder, path: path)
+        do {
+            var i = 0
+            while i < bytes.count {
+                let j = min(bytes.count, i + chunk)
+                try bytes[i..<j].withUnsafeBytes { try parser.feed($0) }
+                i = j
+            }
+            try parser.finish()
+            return outcome(try builder.model(format: .word2vecBinary, name: "t", half: false))
+        } catch let e as EmbeddingError {
+            return Outcome(error: relabel(e, path))
+        } catch {
+            Issue.record("unexpected \(error)")
+            return Outcome()
+        }
+    }
+
+    func outcome(_ m: Model) -> Outcome {
+        Outcome(vocab: Array(m.tensor(named: "embedding.vocab")!.bytes),
+                offsets: m.tensor(named: "embedding.offsets")!.scalars(as: Int64.self),
+                matrix: Array(m.tensor(named: "embedding.matrix")!.bytes),
+                duplicates: Int(m.card.metadata?["duplicatesDropped"] ?? "") ?? -1)
+    }
+
+    /// Errors name the file; compare them with one placeholder path.
+    func relabel(_ e: EmbeddingError, _ path: String) -> EmbeddingError {
+        switch e {
+        case let .badHeader(_, d): return .badHeader(path: "f", detail: d)
+        case let .countMismatch(_, d, f, l): return .countMismatch(path: "f", declared: d, found: f, line: l)
+        case let .truncated(_, o, d): return .truncated(path: "f", offset: o, detail: d)
+        case .empty: return .empty(path: "f")
+        default: return e
+        }
+    }
+
+    @Test(arguments: cases.map(\.0))
+    func mappedScanAndStreamingParserGiveTheSameResult(_ name: String) throws {
+        let bytes = Self.cases.first { $0.0 == name }!.1
+        let dir = try TempDir()
+        let mapped = scanned(bytes, in: dir)
+        for chunk in [1, 5, 4096, max(1, bytes.count)] {
+            #expect(streamed(bytes, chunk: chunk, path: dir.file("f.bin").path) == mapped, "\(name), chunks of \(chunk)")
+        }
+    }
+
+    @Test func eachCaseIsAcceptedOrRejectedAsTheFormatSays() throws {
+        let dir = try TempDir()
+        func kind(_ name: String) -> String {
+            let o = scanned(Self.cases.first { $0.0 == name }!.1, in: dir)
+            switch o.error {
+            case nil: return "ok \(o.offsets.count - 1)"
+            case .badHeader?: return "header"
+            case .countMismatch?: return "count"
+            case .truncated?: return "truncated"
+            case .empty?: return "empty"
+            default: return "other"
+            }
+        }
+        let expected = [
+            "plain": "ok 3", "no newline between entries": "ok 2", "CRLF after vectors": "ok 2",
+            "duplicate keeps the first": "ok 2", "trailing whitespace": "ok 1", "data past the declared count": "count",
+            "fewer entries than declared": "count", "ends inside a vector": "truncated", "ends inside a word": "truncated",
+            "word longer than 4096 bytes": "truncated", "word of exactly 4096 bytes": "ok 1", "non-UTF-8 bytes dropped": "ok 2",
+            "words equal after dropping bytes": "ok 1", "multi-byte UTF-8 kept": "ok 2", "empty word": "ok 1",
+            "header without newline": "header", "header not numbers": "header", "header too long": "header",
+            "zero dimensions": "header", "declares no words": "empty", "empty file": "header",
+        ]
+        for (name, want) in expected { #expect(kind(name) == want, "\(name)") }
+    }
+
+    @Test func duplicateWordsAreCountedAndTheFirstVectorKept() throws {
+        let dir = try TempDir()
+        let bytes = Self.cases.first { $0.0 == "duplicate keeps the first" }!.1
+        let o = scanned(bytes, in: dir)
+        #expect(o.duplicates == 1)
+        #expect(o.vocab == Array("xy".utf8))
+        #expect(o.matrix == Self.vector(1, dim: 3) + Self.vector(2, dim: 3))
+    }
+
+    @Test func canonicallyEqualSpellingsAreTwoWordsAsInPython() throws {
+        let dir = try TempDir()
+        let o = scanned(Self.cases.first { $0.0 == "canonically equal spellings stay two words" }!.1, in: dir)
+        #expect(o.error == nil)
+        #expect(o.offsets.count == 3)
+    }
+}
