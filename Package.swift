@@ -36,7 +36,7 @@ let package = Package(
         // OS helpers Swift cannot call directly (prctl is variadic).
         .target(name: "CZooSupport"),
         .target(name: "ZooFormat", dependencies: [
-            "ZooCore",
+            "ZooCore", "CZooSupport",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // protobuf-c code generated from Protos/onnx.proto (scripts/regen-proto.sh).

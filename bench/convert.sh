@@ -16,7 +16,10 @@ size=$(stat -c %s "$src")
 cat "$src" > /dev/null
 echo "source: $src ($size bytes), $(nproc) cores"
 
-hyperfine --warmup 1 --runs 5 --export-json "$out/convert.json" \
+# Each run writes a fresh file with no dirty pages left from the last one
+# (outputs removed, disk synced before every timed command).
+hyperfine --warmup 1 --runs 10 --export-json "$out/convert.json" \
+  --prepare "rm -f $out/copy.onnx $out/vgg19.zoo; sync" \
   -n "cp" "cp $src $out/copy.onnx" \
   -n "cp + sync" "cp $src $out/copy.onnx && sync $out/copy.onnx" \
   -n "zoo convert" "$zoo convert $src -o $out/vgg19.zoo"

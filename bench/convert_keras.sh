@@ -16,7 +16,10 @@ src="$out/vgg16.h5"
 size=$(stat -c %s "$src")
 cat "$src" > /dev/null
 echo "source: $src ($size bytes), $(nproc) cores"
-hyperfine --warmup 1 --runs 5 --export-json "$out/convert_keras.json" \
+# Each run writes a fresh file with no dirty pages left from the last one
+# (outputs removed, disk synced before every timed command).
+hyperfine --warmup 1 --runs 10 --export-json "$out/convert_keras.json" \
+  --prepare "rm -f $out/copy.h5 $out/vgg16.zoo; sync" \
   -n "cp" "cp $src $out/copy.h5" \
   -n "cp + sync" "cp $src $out/copy.h5 && sync $out/copy.h5" \
   -n "zoo convert" "$zoo convert $src -o $out/vgg16.zoo"

@@ -1,3 +1,7 @@
+#ifdef __linux__
+#define _GNU_SOURCE
+#include <fcntl.h>
+#endif
 #include "CZooSupport.h"
 #ifdef __linux__
 #include <signal.h>
@@ -13,6 +17,15 @@ int czoo_die_with_parent(void) {
     if (getppid() != parent || parent == 1) return -1;
     return 0;
 #else
+    return -1;
+#endif
+}
+
+int czoo_start_writeback(int fd, long long offset, long long length) {
+#ifdef __linux__
+    return sync_file_range(fd, (off64_t)offset, (off64_t)length, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd; (void)offset; (void)length;
     return -1;
 #endif
 }

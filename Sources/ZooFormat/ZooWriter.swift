@@ -1,3 +1,4 @@
+import CZooSupport
 import Crypto
 import Foundation
 import ZooCore
@@ -330,19 +331,19 @@ struct FDWriter: Sendable {
         finishWriteback(end: offset + written, chunkStart: offset)
     }
 
-    /// Start writeback of each finished 16 MiB now (DONTNEED on dirty pages
-    /// only queues them for writing), so the final fsync has little left.
+    /// Start writeback of each finished 16 MiB now, so the final fsync has
+    /// little left; the pages stay cached for whoever reads the model next.
     private func startWriteback(upTo end: Int, chunkStart: Int) {
         let span = 16 << 20
         let done = end - chunkStart
         if done % span == 0 {
-            _ = posix_fadvise(fd, off_t(end - span), off_t(span), POSIX_FADV_DONTNEED)
+            _ = czoo_start_writeback(fd, Int64(end - span), Int64(span))
         }
     }
 
     private func finishWriteback(end: Int, chunkStart: Int) {
         let tail = (end - chunkStart) % (16 << 20)
-        if tail > 0 { _ = posix_fadvise(fd, off_t(end - tail), off_t(tail), POSIX_FADV_DONTNEED) }
+        if tail > 0 { _ = czoo_start_writeback(fd, Int64(end - tail), Int64(tail)) }
     }
 
     /// pwritev until all `bytes` of the vector are written.

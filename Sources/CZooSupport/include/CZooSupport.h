@@ -7,5 +7,11 @@
    never outlives a killed `zoo` (and never holds a registry lock). Returns 0
    on success; -1 where unsupported. Also returns -1 if the parent is already gone. */
 int czoo_die_with_parent(void);
+
+/* Start writeback of [offset, offset + length) of fd without waiting and
+   without dropping the pages from the cache (sync_file_range with
+   SYNC_FILE_RANGE_WRITE), so the final fsync has little left to do and a
+   model read right after conversion is still cached. Returns 0 or -1. */
+int czoo_start_writeback(int fd, long long offset, long long length);
 #include "CZooKernels.h"
 #endif
