@@ -50,6 +50,7 @@ let package = Package(
         .target(name: "ZooEmbeddings", dependencies: [
             "ZooCore", "ZooFormat", "CZooZlib", "CBLAS", "CZooSupport",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "ZooRegistry", dependencies: [
             "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooEmbeddings",

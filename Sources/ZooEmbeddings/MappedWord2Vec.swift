@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import ZooCore
 import ZooFormat
@@ -5,8 +6,10 @@ import ZooFormat
 /// A plain (uncompressed) word2vec binary read in place from its memory map.
 ///
 /// One sequential pass finds each word and where its vector starts; the
-/// vectors themselves are never copied by the importer. The writer hashes
-/// them from the mapping and gathers them into the output with `pwritev`
+/// vectors themselves are never copied by the importer. When asked, a
+/// ``RowDigest`` thread hashes the kept rows in order right behind the scan,
+/// so the matrix's SHA-256 does not wait for the scan to end. The writer
+/// gathers the rows from the mapping into the output with `pwritev`
 /// (``SourceRows``), so importing costs about one read and one write of the
 /// file plus the two SHA-256 passes (source and matrix) the format asks for.
 ///
@@ -15,11 +18,13 @@ import ZooFormat
 struct MappedWord2Vec {
     let dim: Int
     /// Byte offset in the file of each kept row's first float.
-    let rowStarts: [Int]
+    let rowStarts: RowStarts
     let vocabulary: VocabularyBuilder
     let duplicates: Int
+    /// SHA-256 of the kept rows, when the scan was asked to compute it.
+    let digest: RowDigest?
 
-    static func scan(_ file: MappedFile) throws -> MappedWord2Vec {
+    static func scan(_ file: MappedFile, hashRows: Bool = false) throws -> MappedWord2Vec {
         let path = file.path
         let bytes = file.bytes
         let n = bytes.count
@@ -42,12 +47,14 @@ struct MappedWord2Vec {
         // that does not trust the header.
         let possible = min(declared, (n - pos) / (rowBytes + 1) + 1)
         var vocabulary = VocabularyBuilder(expected: possible)
-        var starts: [Int] = []
-        starts.reserveCapacity(possible)
+        let starts = RowStarts(capacity: possible)
+        let digest = hashRows ? RowDigest(file: file, starts: starts, rowBytes: rowBytes) : nil
+        var ok = false
+        defer { if !ok { digest?.cancel() } }
         var duplicates = 0
         var total = 0
         // Entries are located in batches, then inserted: hashing a batch and
-        // touching its table slots first lets the slot loads (the table is
+        // prefetching its table slots first lets the slot loads (the table is
         // far bigger than the caches) overlap instead of stalling one by one.
         let batch = 32
         var wordStarts = [Int](repeating: 0, count: batch), wordEnds = [Int](repeating: 0, count: batch)
@@ -77,7 +84,6 @@ struct MappedWord2Vec {
                 pos += rowBytes
                 found += 1
             }
-            var sink: UInt64 = 0
             for k in 0..<found {
                 let word = UnsafeRawBufferPointer(start: base + wordStarts[k], count: wordEnds[k] - wordStarts[k])
                 if isPlainASCII(word) {
@@ -88,9 +94,8 @@ struct MappedWord2Vec {
                     hashes[k] = s.withUTF8 { VocabularyBuilder.hash(UnsafeRawBufferPointer($0)) }
                     decodedWords[k] = s
                 }
-                sink ^= vocabulary.slotWord(hashes[k])
+                vocabulary.prefetch(hashes[k])
             }
-            withExtendedLifetime(sink) {}
             for k in 0..<found {
                 let new: Bool
                 if var s = decodedWords[k] {
@@ -100,6 +105,7 @@ struct MappedWord2Vec {
                 }
                 if new { starts.append(wordEnds[k] + 1) } else { duplicates += 1 }
             }
+            digest?.publish(starts.count)
             total += found
             if ended { break }
         }
@@ -112,7 +118,9 @@ struct MappedWord2Vec {
             }
             pos += 1
         }
-        return MappedWord2Vec(dim: dim, rowStarts: starts, vocabulary: vocabulary, duplicates: duplicates)
+        ok = true
+        digest?.finish(starts.count)
+        return MappedWord2Vec(dim: dim, rowStarts: starts, vocabulary: vocabulary, duplicates: duplicates, digest: digest)
     }
 
     /// True when every byte is below 0x80 (then the bytes are already valid UTF-8).
@@ -135,11 +143,16 @@ struct MappedWord2Vec {
 /// `starts[r]` in the source mapping (which this payload keeps alive).
 struct SourceRows: TensorPayload {
     let file: MappedFile
-    let starts: [Int]
+    let starts: RowStarts
     let rowBytes: Int
+    var digest: RowDigest?
 
     var byteCount: Int { starts.count * rowBytes }
     var splitGranule: Int { rowBytes }
+    var precomputedSHA256: (@Sendable () throws -> String)? {
+        guard let d = digest else { return nil }
+        return { @Sendable in try d.value() }
+    }
 
     func forEachPiece(in range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         guard !range.isEmpty, let base = file.bytes.baseAddress else { return }
@@ -176,14 +189,14 @@ extension EmbeddingImporter {
                                name: String? = nil, half: Bool = false) throws -> PreparedEmbedding {
         let fmt = format ?? EmbeddingFormat.guess(path)
         if fmt == .word2vecBinary, !half, let mapped, isPlain(path) {
-            let scan = try MappedWord2Vec.scan(mapped)
-            guard !scan.rowStarts.isEmpty else { throw EmbeddingError.empty(path: path) }
+            let scan = try MappedWord2Vec.scan(mapped, hashRows: true)
+            guard scan.rowStarts.count > 0 else { throw EmbeddingError.empty(path: path) }
             let rows = scan.rowStarts.count, dim = scan.dim
             let card = EmbeddingCard.make(format: .word2vecBinary, name: name ?? ModelFileName.stem(path), path: path,
                                           dim: dim, rows: rows, duplicates: scan.duplicates, half: false)
             return PreparedEmbedding(card: card, items: [
                 ZooWriter.Item(name: "embedding.matrix", dtype: .f32, shape: [rows, dim],
-                               payload: SourceRows(file: mapped, starts: scan.rowStarts, rowBytes: dim * 4)),
+                               payload: SourceRows(file: mapped, starts: scan.rowStarts, rowBytes: dim * 4, digest: scan.digest)),
                 ZooWriter.Item(name: "embedding.vocab", tensor: try Tensor(dtype: .bytes, shape: [scan.vocabulary.bytes.count], bytes: scan.vocabulary.bytes)),
                 ZooWriter.Item(name: "embedding.offsets", tensor: try Tensor(dtype: .i64, shape: [scan.vocabulary.offsets.count],
                                                                             storage: scan.vocabulary.offsets.withUnsafeBytes { TensorStorage(copying: $0) })),
@@ -200,9 +213,9 @@ extension EmbeddingImporter {
             throw EmbeddingError.io(path: path, detail: "cannot read: \(error.localizedDescription)")
         }
         let scan = try MappedWord2Vec.scan(mapped)
-        guard !scan.rowStarts.isEmpty else { throw EmbeddingError.empty(path: path) }
+        guard scan.rowStarts.count > 0 else { throw EmbeddingError.empty(path: path) }
         let rows = scan.rowStarts.count, dim = scan.dim
-        let f32 = SourceRows(file: mapped, starts: scan.rowStarts, rowBytes: dim * 4).assembled()
+        let f32 = SourceRows(file: mapped, starts: scan.rowStarts, rowBytes: dim * 4, digest: nil).assembled()
         let matrix: Tensor
         if half {
             let values = f32.bytes.bindMemory(to: Float.self).map { Float16($0).bitPattern }
@@ -224,5 +237,103 @@ extension EmbeddingImporter {
     static func isPlain(_ path: String) -> Bool {
         let lower = path.lowercased()
         return !lower.hasSuffix(".gz") && !lower.hasSuffix(".zip")
+    }
+}
+
+/// Row start offsets in memory that never moves (sized up front from a bound
+/// on the row count), so ``RowDigest`` can read entries the scan has
+/// published while the scan appends more.
+final class RowStarts: @unchecked Sendable {
+    private let pointer: UnsafeMutablePointer<Int>
+    private let capacity: Int
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+        pointer = .allocate(capacity: self.capacity)
+    }
+    deinit { pointer.deallocate() }
+
+    func append(_ start: Int) {
+        precondition(count < capacity, "more rows than the file can hold")
+        pointer[count] = start
+        count += 1
+    }
+
+    subscript(i: Int) -> Int { pointer[i] }
+}
+
+/// SHA-256 of a word2vec file's kept rows, in order, computed on its own
+/// thread while the scan is still finding them. The scan publishes how many
+/// rows are final after each batch; the hasher follows.
+final class RowDigest: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var published = 0
+    private var finished = false
+    private var cancelled = false
+    private var result: String?
+
+    init(file: MappedFile, starts: RowStarts, rowBytes: Int) {
+        let thread = Thread { [self] in
+            guard let base = file.bytes.baseAddress else { return }
+            var h = SHA256()
+            var done = 0
+            while true {
+                condition.lock()
+                while published == done && !finished && !cancelled { condition.wait() }
+                let upTo = published, last = finished, stop = cancelled
+                condition.unlock()
+                if stop { return }
+                // Hash in batches of rows between lock round trips.
+                while done < upTo {
+                    h.update(bufferPointer: UnsafeRawBufferPointer(start: base + starts[done], count: rowBytes))
+                    done += 1
+                }
+                if last && done == upTo { break }
+            }
+            let hex = Hex.encode(h.finalize())
+            condition.lock()
+            result = hex
+            condition.broadcast()
+            condition.unlock()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    /// Rows `0..<count` are final.
+    func publish(_ count: Int) {
+        condition.lock()
+        published = count
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// All `count` rows are final.
+    func finish(_ count: Int) {
+        condition.lock()
+        published = count
+        finished = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The scan failed: stop hashing.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for the digest (lower-case hex).
+    func value() throws -> String {
+        condition.lock()
+        defer { condition.unlock() }
+        while result == nil {
+            if cancelled { throw EmbeddingError.io(path: "row digest", detail: "the scan was cancelled") }
+            condition.wait()
+        }
+        return result!
     }
 }

@@ -1,3 +1,4 @@
+import CZooSupport
 import Foundation
 
 /// The vocabulary as the `.zoo` stores it (UTF-8 bytes back to back, plus
@@ -36,9 +37,10 @@ struct VocabularyBuilder {
         add(word, hash: Self.hash(word))
     }
 
-    /// The table word `hash` lands on; reading it ahead of ``add(_:hash:)``
-    /// brings the slot into cache.
-    func slotWord(_ hash: Int) -> UInt64 { slots[hash & mask] }
+    /// Starts loading the table slot `hash` lands on, ahead of ``add(_:hash:)``.
+    func prefetch(_ hash: Int) {
+        slots.withUnsafeBufferPointer { czoo_prefetch($0.baseAddress! + (hash & mask)) }
+    }
 
     /// ``add(_:)`` with the word's ``hash(_:)`` already computed.
     mutating func add(_ word: UnsafeRawBufferPointer, hash h: Int) -> Bool {

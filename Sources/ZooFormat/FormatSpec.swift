@@ -61,10 +61,11 @@ struct RawFileHeader: Decodable {
     var dataLength: Int
 }
 
-enum Hex {
+/// Lower-case hex, the spelling of every digest in headers, cards and manifests.
+public enum Hex {
     private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         var out: [UInt8] = []
         for b in bytes {
             out.append(digits[Int(b >> 4)])

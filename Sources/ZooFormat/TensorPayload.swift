@@ -16,6 +16,14 @@ public protocol TensorPayload: Sendable {
     var splitGranule: Int { get }
     /// Calls `body` with the bytes of `range`, in order, in one or more pieces.
     func forEachPiece(in range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows
+    /// When something else is already hashing these bytes (an importer that
+    /// hashes rows while it finds them), a function that waits for and returns
+    /// that SHA-256 (lower-case hex); the writer then only writes the bytes.
+    var precomputedSHA256: (@Sendable () throws -> String)? { get }
+}
+
+extension TensorPayload {
+    public var precomputedSHA256: (@Sendable () throws -> String)? { nil }
 }
 
 /// A tensor's own contiguous storage (kept alive by the payload).

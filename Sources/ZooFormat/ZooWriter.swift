@@ -118,6 +118,9 @@ public enum ZooWriter {
                 }
             }
             if let e = failure.error { throw e }
+            for (i, item) in items.enumerated() {
+                if let pending = item.payload.precomputedSHA256 { digests.set(i, try pending()) }
+            }
             try completeCard?(&card)
             layout = try plan(card: card, graph: graph, tensors: shapes, digests: (0..<items.count).map(digests.value))
             guard layout.header.count == placeholder.header.count else {
@@ -159,6 +162,10 @@ public enum ZooWriter {
         static func schedule(_ payloads: [any TensorPayload], offsets: [Int]) -> [WriteJob] {
             var jobs: [WriteJob] = []
             for (i, p) in payloads.enumerated() {
+                if p.precomputedSHA256 != nil {
+                    jobs.append(WriteJob(item: i, fileOffset: offsets[i], kind: .write(0..<p.byteCount), weight: p.byteCount))
+                    continue
+                }
                 guard p.byteCount > splitThreshold else {
                     jobs.append(WriteJob(item: i, fileOffset: offsets[i], kind: .hashAndWrite, weight: p.byteCount * 3))
                     continue

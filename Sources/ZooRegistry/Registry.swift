@@ -146,5 +146,5 @@ public final class Registry: @unchecked Sendable {
 
 /// Lower-case hex of a digest.
 func hex(_ bytes: some Sequence<UInt8>) -> String {
-    bytes.map { String(format: "%02x", $0) }.joined()
+    Hex.encode(bytes)
 }

@@ -13,5 +13,8 @@ int czoo_die_with_parent(void);
    SYNC_FILE_RANGE_WRITE), so the final fsync has little left to do and a
    model read right after conversion is still cached. Returns 0 or -1. */
 int czoo_start_writeback(int fd, long long offset, long long length);
+/* Hint that *p will be read soon (a hash-table slot far out of cache). */
+static inline void czoo_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
 #include "CZooKernels.h"
 #endif
