@@ -160,3 +160,25 @@ import ZooTestSupport
         #expect(o.offsets.count == 3)
     }
 }
+
+/// The conversion path (rows gathered from the mapping, matrix hashed behind
+/// the scan) writes the same bytes as writing the in-memory model.
+@Suite struct PreparedEmbeddingTests {
+    @Test(arguments: ["w2v.bin", "quirk_nonutf8.bin"])
+    func preparedPlainBinaryWritesTheSameFileAsTheLoadedModel(_ file: String) throws {
+        let dir = try TempDir()
+        let path = EmbeddingManifest.path(file)
+        let prepared = try EmbeddingImporter.prepare(path: path, mapped: try MappedFile(path: path))
+        #expect(prepared.items[0].payload.precomputedSHA256 != nil, "the fast path was taken")
+        let a = dir.file("prepared.zoo"), b = dir.file("loaded.zoo")
+        let ra = try ZooWriter.write(card: prepared.card, graph: Graph(), items: prepared.items, to: a)
+        let rb = try ZooWriter.write(try EmbeddingImporter.load(path: path), to: b)
+        #expect(ra.digest == rb.digest)
+        #expect(try Data(contentsOf: a) == Data(contentsOf: b))
+    }
+
+    @Test func failedScanStopsTheRowHasher() throws {
+        let path = EmbeddingManifest.path("bad_truncated.bin")
+        #expect(throws: EmbeddingError.self) { _ = try EmbeddingImporter.prepare(path: path, mapped: try MappedFile(path: path)) }
+    }
+}
