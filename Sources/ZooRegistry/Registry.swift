@@ -92,7 +92,7 @@ public final class Registry: @unchecked Sendable {
     public func remove(_ name: String) throws {
         let u = refURL(name)
         guard FileManager.default.fileExists(atPath: u.path) else { throw RegistryError.notRegistered(name: name) }
-        try withLock(name) { unlink(u.path) }
+        _ = try withLock(name) { unlink(u.path) }
     }
 
     public struct GCResult: Codable, Sendable {
@@ -103,18 +103,23 @@ public final class Registry: @unchecked Sendable {
     }
 
     /// Deletes blobs and models no manifest references, and leftover temporary files.
+    ///
+    /// Takes the store lock exclusively, so it waits for pulls and
+    /// registrations in progress (which hold it shared): their partial
+    /// downloads, staged models and not-yet-referenced blobs are not garbage.
     public func gc() throws -> GCResult {
-        try withLock("gc") {
+        try withFlock("store", LOCK_EX) {
             let refs = try list()
             let keep = Set(refs.flatMap { [$0.model, $0.source.blob] })
             var r = GCResult(removedBlobs: 0, removedModels: 0, removedTemporary: 0, freedBytes: 0)
             func sweep(_ dir: String, _ counter: WritableKeyPath<GCResult, Int>, all: Bool = false) {
                 for f in (try? FileManager.default.contentsOfDirectory(atPath: url(dir).path)) ?? [] where all || !keep.contains("\(dir)/\(f)") {
                     let p = url("\(dir)/\(f)").path
-                    let size = (try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? 0
+                    var st = stat()
+                    let size = stat(p, &st) == 0 ? Int(st.st_size) : 0
                     if unlink(p) == 0 {
                         r[keyPath: counter] += 1
-                        r.freedBytes += size ?? 0
+                        r.freedBytes += size
                     }
                 }
             }
@@ -129,14 +134,20 @@ public final class Registry: @unchecked Sendable {
 
     // MARK: locking
 
-    /// Runs `body` holding an exclusive lock on `key` (flock; released if the process dies).
+    /// Runs `body` holding an exclusive lock on `key` (flock; released if the
+    /// process dies), inside the store lock held shared (see ``gc()``).
     func withLock<T>(_ key: String, _ body: () throws -> T) throws -> T {
+        try withFlock("store", LOCK_SH) { try withFlock(key, LOCK_EX, body) }
+    }
+
+    /// Runs `body` holding `operation` (LOCK_SH or LOCK_EX) on locks/KEY.lock.
+    func withFlock<T>(_ key: String, _ operation: Int32, _ body: () throws -> T) throws -> T {
         let safe = key.map { $0.isLetter || $0.isNumber ? $0 : "_" }
         let path = url("locks/\(String(safe)).lock").path
         let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw RegistryError.io(path: path, operation: "open lock", detail: String(cString: strerror(errno))) }
         defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
+        while flock(fd, operation) != 0 {
             if errno != EINTR { throw RegistryError.io(path: path, operation: "lock", detail: String(cString: strerror(errno))) }
         }
         defer { _ = flock(fd, LOCK_UN) }

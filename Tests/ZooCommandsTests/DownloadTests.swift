@@ -115,6 +115,40 @@ import Glibc
         server.stop()
     }
 
+    /// gc holds the store lock exclusively; a pull holds it shared, so gc
+    /// waits instead of deleting the pull's partial download under it.
+    @Test func gcWaitsForAPullInProgressAndKeepsItsPartialDownload() throws {
+        server.set("/m.onnx", .stall(body, after: body.count / 2))
+        let cat = try catalog()
+        let pull = Process()
+        pull.executableURL = CLI.binary
+        pull.arguments = ["pull", "net-model", "--catalog", cat]
+        pull.environment = ProcessInfo.processInfo.environment.merging(env.merging(["ZOO_HTTP_TIMEOUT": "30"]) { $1 }) { $1 }
+        pull.standardError = FileHandle.nullDevice
+        try pull.run()
+        let downloads = home.url.appendingPathComponent("downloads")
+        func partials() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: downloads.path)) ?? []).filter { $0.hasSuffix(".partial") } }
+        for _ in 0..<100 where partials().isEmpty { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(partials().count == 1)
+
+        let gc = Process()
+        gc.executableURL = CLI.binary
+        gc.arguments = ["gc"]
+        gc.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        gc.standardOutput = FileHandle.nullDevice
+        try gc.run()
+        Thread.sleep(forTimeInterval: 1)
+        #expect(gc.isRunning, "gc must wait for the pull")
+        #expect(partials().count == 1, "the partial download survives while the pull runs")
+
+        kill(pull.processIdentifier, SIGKILL)
+        pull.waitUntilExit()
+        gc.waitUntilExit()
+        #expect(gc.terminationStatus == 0)
+        #expect(partials().isEmpty, "with no pull running, gc drops the partial")
+        server.stop()
+    }
+
     @Test func concurrentPullsShareOneDownload() throws {
         server.set("/m.onnx", .serve(body))
         let cat = try catalog()
