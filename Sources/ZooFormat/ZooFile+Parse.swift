@@ -64,6 +64,10 @@ extension ZooFile {
         } catch {
             throw ZooFormatError.malformedHeader(path: path, field: "", detail: "\(error)")
         }
+        if let dup = JSONKeyCheck.firstDuplicate(in: headerBytes) {
+            throw ZooFormatError.malformedHeader(path: path, field: dup.object.isEmpty ? dup.key : "\(dup.object).\(dup.key)",
+                                                 detail: "the key '\(dup.key)' appears twice in one object; readers could disagree on its value, so the header is refused")
+        }
 
         let dataLength = raw.dataLength
         guard dataLength >= 0 else {
