@@ -148,7 +148,6 @@ struct SourceRows: TensorPayload {
     var digest: RowDigest?
 
     var byteCount: Int { starts.count * rowBytes }
-    var splitGranule: Int { rowBytes }
     var precomputedSHA256: (@Sendable () throws -> String)? {
         guard let d = digest else { return nil }
         return { @Sendable in try d.value() }
@@ -156,9 +155,12 @@ struct SourceRows: TensorPayload {
 
     func forEachPiece(in range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         guard !range.isEmpty, let base = file.bytes.baseAddress else { return }
-        precondition(range.lowerBound % rowBytes == 0 && range.upperBound % rowBytes == 0, "row payload split inside a row")
-        for r in (range.lowerBound / rowBytes)..<(range.upperBound / rowBytes) {
-            try body(UnsafeRawBufferPointer(start: base + starts[r], count: rowBytes))
+        var at = range.lowerBound
+        while at < range.upperBound {
+            let row = at / rowBytes, within = at % rowBytes
+            let take = min(rowBytes - within, range.upperBound - at)
+            try body(UnsafeRawBufferPointer(start: base + starts[row] + within, count: take))
+            at += take
         }
     }
 
@@ -275,7 +277,8 @@ final class RowDigest: @unchecked Sendable {
 
     init(file: MappedFile, starts: RowStarts, rowBytes: Int) {
         let thread = Thread { [self] in
-            guard let base = file.bytes.baseAddress else { return }
+            // An empty mapping has no rows to read (the scan refuses it anyway).
+            let base = file.bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 64)!
             var h = SHA256()
             var done = 0
             while true {

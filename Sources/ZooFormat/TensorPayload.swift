@@ -11,10 +11,8 @@ import ZooCore
 public protocol TensorPayload: Sendable {
     /// Total bytes of the tensor.
     var byteCount: Int { get }
-    /// Ranges handed to ``forEachPiece(in:_:)`` start and end at multiples of
-    /// this (the row size for row payloads; 1 for contiguous memory).
-    var splitGranule: Int { get }
-    /// Calls `body` with the bytes of `range`, in order, in one or more pieces.
+    /// Calls `body` with the bytes of `range` (any sub-range of
+    /// `0..<byteCount`), in order, in one or more pieces.
     func forEachPiece(in range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows
     /// When something else is already hashing these bytes (an importer that
     /// hashes rows while it finds them), a function that waits for and returns
@@ -33,7 +31,6 @@ public struct ContiguousPayload: TensorPayload {
     public init(_ tensor: Tensor) { self.tensor = tensor }
 
     public var byteCount: Int { tensor.byteCount }
-    public var splitGranule: Int { 1 }
 
     public func forEachPiece(in range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         guard !range.isEmpty else { return }

@@ -14,11 +14,14 @@ import ZooCore
         let starts: [Int]
         let rowBytes: Int
         var byteCount: Int { starts.count * rowBytes }
-        var splitGranule: Int { rowBytes }
         func forEachPiece(in range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
             try buffer.withUnsafeBytes { all in
-                for r in (range.lowerBound / rowBytes)..<(range.upperBound / rowBytes) {
-                    try body(UnsafeRawBufferPointer(rebasing: all[starts[r]..<(starts[r] + rowBytes)]))
+                var at = range.lowerBound
+                while at < range.upperBound {
+                    let row = at / rowBytes, within = at % rowBytes
+                    let take = min(rowBytes - within, range.upperBound - at)
+                    try body(UnsafeRawBufferPointer(rebasing: all[(starts[row] + within)..<(starts[row] + within + take)]))
+                    at += take
                 }
             }
         }
