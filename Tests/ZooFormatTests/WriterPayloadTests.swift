@@ -3,9 +3,9 @@ import Testing
 import ZooCore
 @testable import ZooFormat
 
-/// The writer's two data paths (one job per small tensor; separate hash and
-/// chunked write jobs for big ones) and gathered payloads all produce the
-/// bytes `encode` lays out.
+/// The writer's two data paths (one job per small tensor; a hash job and a
+/// write job for big ones) and gathered payloads all produce the bytes
+/// `encode` lays out.
 @Suite struct WriterPayloadTests {
     /// Rows of a matrix scattered through a buffer with junk between them, as
     /// word2vec rows sit between words.
