@@ -48,6 +48,18 @@ import Glibc
 
     func pull(_ cat: String) throws -> CLI.Result { try CLI.run(["pull", "net-model", "--catalog", cat], env: env) }
 
+    /// Starts `zoo pull` in the background with a long HTTP timeout, for a
+    /// server set to stall: the pull sits mid-download until killed.
+    func startStalledPull(_ cat: String) throws -> Process {
+        let p = Process()
+        p.executableURL = CLI.binary
+        p.arguments = ["pull", "net-model", "--catalog", cat]
+        p.environment = ProcessInfo.processInfo.environment.merging(env.merging(["ZOO_HTTP_TIMEOUT": "30"]) { $1 }) { $1 }
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
     func registered() -> [String] {
         (try? FileManager.default.contentsOfDirectory(atPath: home.url.appendingPathComponent("refs").path)) ?? []
     }
@@ -91,12 +103,7 @@ import Glibc
     @Test func killedPullResumesNextTime() throws {
         server.set("/m.onnx", .stall(body, after: body.count / 2))
         let cat = try catalog()
-        let p = Process()
-        p.executableURL = CLI.binary
-        p.arguments = ["pull", "net-model", "--catalog", cat]
-        p.environment = ProcessInfo.processInfo.environment.merging(env.merging(["ZOO_HTTP_TIMEOUT": "30"]) { $1 }) { $1 }
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try startStalledPull(cat)
         let downloads = home.url.appendingPathComponent("downloads")
         var size = 0
         for _ in 0..<100 where size < body.count / 2 {
@@ -120,12 +127,7 @@ import Glibc
     @Test func gcWaitsForAPullInProgressAndKeepsItsPartialDownload() throws {
         server.set("/m.onnx", .stall(body, after: body.count / 2))
         let cat = try catalog()
-        let pull = Process()
-        pull.executableURL = CLI.binary
-        pull.arguments = ["pull", "net-model", "--catalog", cat]
-        pull.environment = ProcessInfo.processInfo.environment.merging(env.merging(["ZOO_HTTP_TIMEOUT": "30"]) { $1 }) { $1 }
-        pull.standardError = FileHandle.nullDevice
-        try pull.run()
+        let pull = try startStalledPull(cat)
         let downloads = home.url.appendingPathComponent("downloads")
         func partials() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: downloads.path)) ?? []).filter { $0.hasSuffix(".partial") } }
         for _ in 0..<100 where partials().isEmpty { Thread.sleep(forTimeInterval: 0.05) }
