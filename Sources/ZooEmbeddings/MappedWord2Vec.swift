@@ -1,3 +1,4 @@
+import CZooSupport
 import Crypto
 import Foundation
 import ZooCore
@@ -75,6 +76,13 @@ struct MappedWord2Vec {
                     throw EmbeddingError.truncated(path: path, offset: n, detail: "the file ends inside the vector of word \(total + found + 1)")
                 }
                 let wordEnd = UnsafeRawPointer(sp) - base
+                // The next words sit about one entry apart: start loading the
+                // one four entries ahead so the walk does not wait on each in turn.
+                let ahead = wordEnd + 1 + rowBytes + 3 * (rowBytes + 1 + wordEnd - pos)
+                if ahead + 64 < n {
+                    czoo_prefetch(base + ahead)
+                    czoo_prefetch(base + ahead + 64)
+                }
                 wordStarts[found] = pos
                 wordEnds[found] = wordEnd
                 pos = wordEnd + 1
