@@ -47,7 +47,9 @@ struct MappedWord2Vec {
         // Every entry takes at least a space and D floats: a bound on the rows
         // that does not trust the header.
         let possible = min(declared, (n - pos) / (rowBytes + 1) + 1)
-        var vocabulary = VocabularyBuilder(expected: possible)
+        // The table starts at most 2^24 words big and grows past that, so an
+        // odd file (many tiny rows) cannot make it reserve several times its size.
+        var vocabulary = VocabularyBuilder(expected: min(possible, 1 << 24))
         let starts = RowStarts(capacity: possible)
         let digest = hashRows ? RowDigest(file: file, starts: starts, rowBytes: rowBytes) : nil
         var ok = false

@@ -306,14 +306,15 @@ struct FDWriter: Sendable {
                 if errno == EINTR { continue }
                 throw ZooFormatError.io(path: path, operation: "write", errno: errno)
             }
+            guard n > 0 else { throw ZooFormatError.io(path: path, operation: "write", errno: EIO) }
             p += n
             at += n
             left -= n
         }
     }
 
-    /// Hashes and writes a payload in 1 MiB steps, so each chunk is still in
-    /// cache when it is written; returns the hex SHA-256.
+    /// Hashes and writes a payload one write call (``chunk``) at a time, so
+    /// each piece is still in cache when it is written; returns the hex SHA-256.
     func hashAndWrite(_ payload: any TensorPayload, at offset: Int) throws -> String {
         var h = SHA256()
         var writeback = Writeback(fd: fd, from: offset)
@@ -380,6 +381,8 @@ struct FDWriter: Sendable {
                 if errno == EINTR { continue }
                 throw ZooFormatError.io(path: path, operation: "write", errno: errno)
             }
+            // A regular file makes progress or fails; never spin on a zero.
+            guard n > 0 else { throw ZooFormatError.io(path: path, operation: "write", errno: EIO) }
             left -= n
             at += n
             // Skip the fully written vectors and trim a partly written one.
