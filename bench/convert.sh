@@ -28,12 +28,4 @@ peak() { /usr/bin/time -f "%M" "$@" 2>&1 >/dev/null | tail -n 1; }
 zc=$(peak "$zoo" convert "$src" -o "$out/vgg19.zoo")
 "$zoo" verify "$out/vgg19.zoo"
 rm -f "$out/copy.onnx"
-python3 - "$out/convert.json" "$zc" "$size" <<'PY'
-import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-cp, cps, z = r["cp"]["mean"], r["cp + sync"]["mean"], r["zoo convert"]["mean"]
-peak_kib, size = int(sys.argv[2]), int(sys.argv[3])
-print(f"\ncp {cp*1000:.0f} ms, cp+sync {cps*1000:.0f} ms, zoo convert {z*1000:.0f} ms")
-print(f"ratio zoo convert / cp = {z / cp:.2f}  (target <= 2.0); / (cp + sync) = {z / cps:.2f}")
-print(f"peak RSS of zoo convert = {peak_kib / 1024:.0f} MiB = {peak_kib * 1024 / size:.2f} x the source (target < 2.5)")
-PY
+python3 bench/convert_summary.py "$out/convert.json" "$zc" "$size" 2.5

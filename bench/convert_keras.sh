@@ -26,12 +26,4 @@ hyperfine --warmup 1 --runs 10 --export-json "$out/convert_keras.json" \
 peak=$(/usr/bin/time -f "%M" "$zoo" convert "$src" -o "$out/vgg16.zoo" 2>&1 >/dev/null | tail -n 1)
 "$zoo" verify "$out/vgg16.zoo"
 rm -f "$out/copy.h5"
-python3 - "$out/convert_keras.json" "$peak" "$size" <<'PY'
-import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-cp, cps, z = r["cp"]["mean"], r["cp + sync"]["mean"], r["zoo convert"]["mean"]
-peak_kib, size = int(sys.argv[2]), int(sys.argv[3])
-print(f"\ncp {cp*1000:.0f} ms, cp+sync {cps*1000:.0f} ms, zoo convert {z*1000:.0f} ms")
-print(f"ratio zoo convert / cp = {z / cp:.2f}  (target <= 2.0); / (cp + sync) = {z / cps:.2f}")
-print(f"peak RSS of zoo convert = {peak_kib / 1024:.0f} MiB = {peak_kib * 1024 / size:.2f} x the source")
-PY
+python3 bench/convert_summary.py "$out/convert_keras.json" "$peak" "$size"

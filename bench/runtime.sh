@@ -81,34 +81,24 @@ for m in "${names[@]}"; do
     --rtol 1e-3 --atol 1e-4 --json > "$res/$m.parity.json" 2> "$res/$m.parity.txt" || rc=$?
   echo "$rc" > "$res/$m.parity.rc"
   python3 - "$res" "$m" <<'PY'
-import json, sys
+import sys
+sys.path.insert(0, "bench")
+from parity_report import summary
 res, m = sys.argv[1:3]
-rc = open(f"{res}/{m}.parity.rc").read().strip()
-def reports(v):  # the parity reports (one per output), wherever the JSON nests them
-    if isinstance(v, dict):
-        if "maxAbsError" in v:
-            yield v
-        for w in v.values():
-            yield from reports(w)
-    elif isinstance(v, list):
-        for w in v:
-            yield from reports(w)
-try:
-    rs = list(reports(json.load(open(f"{res}/{m}.parity.json"))))
-except ValueError:
-    rs = []
-if rs:
-    ok = rc == "0" and all(r.get("passed") for r in rs)
-    print(f"{m} parity vs ORT, batch 1 (rtol 1e-3, atol 1e-4): {'pass' if ok else 'FAIL'}, "
-          f"max abs error {max(r['maxAbsError'] for r in rs):.3g}")
+got = summary(res, m)
+if got:
+    print(f"{m} parity vs ORT, batch 1 (rtol 1e-3, atol 1e-4): {'pass' if got[1] else 'FAIL'}, max abs error {got[0]:.3g}")
 else:
     err = open(f"{res}/{m}.parity.txt").read().strip().splitlines()
+    rc = open(f"{res}/{m}.parity.rc").read().strip()
     print(f"{m} parity: zoo parity failed (exit {rc}): {err[-1] if err else 'no output'}")
 PY
 done
 
 python3 - "$res" "$models" "$threads" "$procs" > "$out/runtime.md" <<'PY'
 import glob, json, os, re, sys
+sys.path.insert(0, "bench")
+from parity_report import summary
 res, models, threads, procs = sys.argv[1], sys.argv[2].split(","), sys.argv[3], sys.argv[4]
 
 def read(path):
@@ -134,23 +124,10 @@ def best(rs):  # best median over processes, worst peak RSS
     return (None, None) if not rs else (min(r[0] for r in rs), max((r[1] or 0) for r in rs) / 1024)
 
 def parity(m):
-    def reports(v):
-        if isinstance(v, dict):
-            if "maxAbsError" in v:
-                yield v
-            for w in v.values():
-                yield from reports(w)
-        elif isinstance(v, list):
-            for w in v:
-                yield from reports(w)
-    try:
-        rs = list(reports(json.loads(read(f"{res}/{m}.parity.json"))))
-    except ValueError:
-        rs = []
-    if not rs:
+    got = summary(res, m)
+    if not got:
         return "zoo parity failed"
-    ok = read(f"{res}/{m}.parity.rc").strip() == "0" and all(r.get("passed") for r in rs)
-    return f"{max(r['maxAbsError'] for r in rs):.2g} ({'pass' if ok else '**FAIL**'})"
+    return f"{got[0]:.2g} ({'pass' if got[1] else '**FAIL**'})"
 
 f = lambda v, d=1: "failed" if v is None else f"{v:.{d}f}"
 print(f"Threads: {threads} for both engines. Batch 1: median latency (ms) of 20 runs after warm-up; batch 8: "
