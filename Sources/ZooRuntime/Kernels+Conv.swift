@@ -60,7 +60,7 @@ enum ConvKernel {
                     y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?, threads: Int) {
         let plane = p.oh * p.ow
         if p.isDepthwise {
-            depthwise(p, x: x, w: w, bias: bias, y: y, threads: threads)
+            depthwise(p, x: x, w: w, bias: bias, residual: residual, y: y, threads: threads)
             return
         }
         let kSize = p.cg * p.kh * p.kw
@@ -175,8 +175,16 @@ enum ConvKernel {
     /// Taps are accumulated row by row over the valid output range of each
     /// tap, so the inner loop is a branch-free multiply-add the compiler vectorises.
     static func depthwise(_ p: ConvParams, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                          y: UnsafeMutablePointer<Float>, threads: Int) {
+                          residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, threads: Int) {
         let plane = p.oh * p.ow
+        /// Epilogue of one output row: the fused shortcut, then the activation.
+        func finish(_ row: UnsafeMutablePointer<Float>, at offset: Int) {
+            if let res = residual {
+                let s = res + offset
+                for i in 0..<p.ow { row[i] += s[i] }
+            }
+            Activations.apply(p.activation, row, count: p.ow)
+        }
         // Valid output columns per kernel column (0 <= ow*s - pad + kj*d < w).
         let ranges: [(lo: Int, hi: Int, shift: Int)] = (0..<p.kw).map { kj in
             let shift = kj * p.dilW - p.padLeft
@@ -192,7 +200,8 @@ enum ConvKernel {
                 let k = w + c * p.kh * p.kw
                 let b = bias?[c] ?? 0
                 for oh in 0..<p.oh {
-                    let row = y + nc * plane + oh * p.ow
+                    let offset = nc * plane + oh * p.ow
+                    let row = y + offset
                     let ih0 = oh * p.strideH - p.padTop
                     if is3x3 && ih0 >= 0 && ih0 + 2 < p.h {
                         // All three input rows exist: nine taps in registers for the
@@ -234,7 +243,7 @@ enum ConvKernel {
                             }
                             row[ow] = acc
                         }
-                        Activations.apply(p.activation, row, count: p.ow)
+                        finish(row, at: offset)
                         continue
                     }
                     row.update(repeating: b, count: p.ow)
@@ -253,7 +262,7 @@ enum ConvKernel {
                             }
                         }
                     }
-                    Activations.apply(p.activation, row, count: p.ow)
+                    finish(row, at: offset)
                 }
             }
         }
