@@ -60,6 +60,18 @@ import Glibc
         return p
     }
 
+    /// Polls (up to 5 s) until a file in downloads/ holds `bytes`; returns the largest size seen.
+    func waitForPartialDownload(bytes: Int) -> Int {
+        let downloads = home.url.appendingPathComponent("downloads")
+        var size = 0
+        for _ in 0..<100 where size < bytes {
+            Thread.sleep(forTimeInterval: 0.05)
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: downloads.path)) ?? []
+            size = files.compactMap { (try? FileManager.default.attributesOfItem(atPath: downloads.appendingPathComponent($0).path)[.size] as? Int) ?? nil }.max() ?? 0
+        }
+        return size
+    }
+
     func registered() -> [String] {
         (try? FileManager.default.contentsOfDirectory(atPath: home.url.appendingPathComponent("refs").path)) ?? []
     }
@@ -104,13 +116,7 @@ import Glibc
         server.set("/m.onnx", .stall(body, after: body.count / 2))
         let cat = try catalog()
         let p = try startStalledPull(cat)
-        let downloads = home.url.appendingPathComponent("downloads")
-        var size = 0
-        for _ in 0..<100 where size < body.count / 2 {
-            Thread.sleep(forTimeInterval: 0.05)
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: downloads.path)) ?? []
-            size = files.compactMap { (try? FileManager.default.attributesOfItem(atPath: downloads.appendingPathComponent($0).path)[.size] as? Int) ?? nil }.max() ?? 0
-        }
+        let size = waitForPartialDownload(bytes: body.count / 2)
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         #expect(size == body.count / 2)
@@ -128,9 +134,9 @@ import Glibc
         server.set("/m.onnx", .stall(body, after: body.count / 2))
         let cat = try catalog()
         let pull = try startStalledPull(cat)
+        #expect(waitForPartialDownload(bytes: body.count / 2) == body.count / 2)
         let downloads = home.url.appendingPathComponent("downloads")
         func partials() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: downloads.path)) ?? []).filter { $0.hasSuffix(".partial") } }
-        for _ in 0..<100 where partials().isEmpty { Thread.sleep(forTimeInterval: 0.05) }
         #expect(partials().count == 1)
 
         let gc = Process()
