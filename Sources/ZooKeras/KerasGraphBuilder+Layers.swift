@@ -161,35 +161,27 @@ extension KerasGraphBuilder {
             guard cin % groups == 0, filters % groups == 0 else { throw fail(name, "groups \(groups) do not divide \(cin) input and \(filters) output channels") }
             var exp = [("kernel", [k[0], k[1], cin / groups, filters])]
             if useBias { exp.append(("bias", [filters])) }
-            let w = try variables(layerPath, spec, expected: exp)
+            let w = try variables(layerPath, spec, expected: exp, layout: ["kernel": { try $0.transposed([3, 2, 0, 1]) }])
             let kernel = w["kernel"]!
-            if shapes[kernel]!.count == 4, tensorOf(kernel).shape == [k[0], k[1], cin / groups, filters] {
-                replace(kernel, with: try tensorOf(kernel).transposed([3, 2, 0, 1]))
-            }
             y = try emit("Conv", [x.name, kernel] + (useBias ? [w["bias"]!] : []), attrs(groups), name: name, layer: name)
         case "DepthwiseConv2D":
             let mult = try positive([spec.int("depth_multiplier") ?? 1], "depth_multiplier", name)[0]
             var exp = [("depthwise_kernel", [k[0], k[1], cin, mult])]
             if useBias { exp.append(("bias", [cin * mult])) }
-            let w = try variables(layerPath, spec, expected: exp)
+            let depthwise: (Tensor) throws -> Tensor = { try $0.transposed([2, 3, 0, 1]).reshapedTo([cin * mult, 1, k[0], k[1]]) }
+            let w = try variables(layerPath, spec, expected: exp, layout: ["depthwise_kernel": depthwise])
             let kernel = w["depthwise_kernel"]!
-            if tensorOf(kernel).shape == [k[0], k[1], cin, mult] {
-                replace(kernel, with: try tensorOf(kernel).transposed([2, 3, 0, 1]).reshapedTo([cin * mult, 1, k[0], k[1]]))
-            }
             y = try emit("Conv", [x.name, kernel] + (useBias ? [w["bias"]!] : []), attrs(cin), name: name, layer: name)
         default: // SeparableConv2D
             let mult = try positive([spec.int("depth_multiplier") ?? 1], "depth_multiplier", name)[0]
             let filters = try positive(spec.int("filters").map { [$0] }, "filters", name)[0]
             var exp = [("depthwise_kernel", [k[0], k[1], cin, mult]), ("pointwise_kernel", [1, 1, cin * mult, filters])]
             if useBias { exp.append(("bias", [filters])) }
-            let w = try variables(layerPath, spec, expected: exp)
+            let w = try variables(layerPath, spec, expected: exp, layout: [
+                "depthwise_kernel": { try $0.transposed([2, 3, 0, 1]).reshapedTo([cin * mult, 1, k[0], k[1]]) },
+                "pointwise_kernel": { try $0.transposed([3, 2, 0, 1]) },
+            ])
             let dk = w["depthwise_kernel"]!, pk = w["pointwise_kernel"]!
-            if tensorOf(dk).shape == [k[0], k[1], cin, mult] {
-                replace(dk, with: try tensorOf(dk).transposed([2, 3, 0, 1]).reshapedTo([cin * mult, 1, k[0], k[1]]))
-            }
-            if tensorOf(pk).shape == [1, 1, cin * mult, filters] {
-                replace(pk, with: try tensorOf(pk).transposed([3, 2, 0, 1]))
-            }
             let dw = try emit("Conv", [x.name, dk], attrs(cin), name: "\(name)/depthwise", layer: name)
             y = try emit("Conv", [dw, pk] + (useBias ? [w["bias"]!] : []),
                          ["kernel_shape": .ints([1, 1]), "strides": .ints([1, 1]), "dilations": .ints([1, 1]), "pads": .ints([0, 0, 0, 0]), "group": .int(1)],

@@ -105,7 +105,12 @@ final class KerasGraphBuilder {
 
     /// Variables of a layer by name, checked against expected shapes; problems
     /// are collected (and zeros substituted) so one error can list them all.
-    func variables(_ layerPath: [String], _ spec: LayerSpec, expected: [(name: String, shape: [Int])]) throws -> [String: String] {
+    ///
+    /// `layout` converts a weight from Keras's layout (HWIO kernels) to the
+    /// IR's before it is cached, so a shared layer called again reuses the
+    /// converted tensor instead of converting it a second time.
+    func variables(_ layerPath: [String], _ spec: LayerSpec, expected: [(name: String, shape: [Int])],
+                   layout: [String: (Tensor) throws -> Tensor] = [:]) throws -> [String: String] {
         if let cached = layerWeights[layerPath] { return cached }
         let label = layerPath.joined(separator: "/")
         let key = weights.key(names: layerPath, storage: storagePath(layerPath))
@@ -130,7 +135,8 @@ final class KerasGraphBuilder {
             guard let count = ShapeMath.elementCount(exp.shape), count <= 1 << 28 else {
                 throw KerasError.invalidConfig(path: path, detail: "layer '\(label)': weight '\(exp.name)' would have shape \(exp.shape)")
             }
-            let value = try t ?? Tensor(floats: [Float](repeating: 0, count: count), shape: exp.shape)
+            var value = try t ?? Tensor(floats: [Float](repeating: 0, count: count), shape: exp.shape)
+            if let convert = layout[exp.name] { value = try convert(value) }
             result[exp.name] = constant("\(label)/\(exp.name)", value)
         }
         if found.count > expected.count {
@@ -168,15 +174,6 @@ final class KerasGraphBuilder {
         names.insert(new)
     }
 
-    func tensorOf(_ irName: String) -> Tensor { tensors.first { $0.name == irName }!.tensor }
-
-    /// Replaces a registered weight with a transformed copy (layout change).
-    func replace(_ irName: String, with t: Tensor) {
-        if let i = tensors.firstIndex(where: { $0.name == irName }) {
-            tensors[i].tensor = t
-            shapes[irName] = SymShape(concrete: t.shape)
-        }
-    }
 }
 
 // MARK: config helpers
