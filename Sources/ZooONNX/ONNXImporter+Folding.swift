@@ -78,6 +78,9 @@ extension ImportSession {
             let shapes = try present.map { try shape($0, n).concrete! }
             let axis = try normalizeAxis(n.int("axis") ?? 0, rank: shapes[0].count, n)
             guard shapes.allSatisfy({ $0.count == shapes[0].count }) else { throw invalid(n, "inputs have different ranks") }
+            for s in shapes where s.indices.contains(where: { $0 != axis && s[$0] != shapes[0][$0] }) {
+                throw invalid(n, "input shapes \(shapes) differ outside axis \(axis)")
+            }
             var outShape = shapes[0]
             outShape[axis] = shapes.reduce(0) { $0 + $1[axis] }
             let outer = shapes[0][0..<axis].reduce(1, *)
@@ -195,38 +198,38 @@ extension ImportSession {
         return .symbolic(dims, shape: shape)
     }
 
-    /// Output shape of a shape-only op (Unsqueeze/Squeeze/Reshape/Flatten) on a static value.
+    /// Output shape of a shape-only op (Unsqueeze/Squeeze/Reshape/Flatten) on a
+    /// static value. The ONNX spellings (axes as attribute or input by opset,
+    /// negative axes, Squeeze without axes) are resolved here; the shape rule
+    /// itself, with its checks, is the canonical one in `ShapeInference`.
     func foldedShape(_ n: ONNXNode, input: [Int]) throws -> [Int] {
+        var attrs: [String: Attribute] = [:]
         switch n.op {
         case "Unsqueeze":
             let axes = opset < 13 ? n.ints("axes") : try n.input(1).map { try constantInts($0, n) }
             guard let a = axes else { throw invalid(n, "axes are required") }
             let rank = input.count + a.count
-            let set = Set(try a.map { try normalizeAxis($0, rank: rank, n) })
-            var it = input.makeIterator()
-            return (0..<rank).map { set.contains($0) ? 1 : it.next() ?? 1 }
+            attrs["axes"] = .ints(try a.map { try normalizeAxis($0, rank: rank, n) }.sorted())
         case "Squeeze":
             let axes = opset < 13 ? n.ints("axes") : try n.input(1).map { try constantInts($0, n) }
-            let set = Set(try (axes ?? input.indices.filter { input[$0] == 1 }).map { try normalizeAxis($0, rank: input.count, n) })
-            return input.enumerated().filter { !set.contains($0.offset) }.map(\.element)
+            attrs["axes"] = .ints(try (axes ?? input.indices.filter { input[$0] == 1 }).map { try normalizeAxis($0, rank: input.count, n) }.sorted())
         case "Flatten":
-            var a = n.int("axis") ?? 1
-            if a < 0 { a += input.count }
-            return [input[0..<a].reduce(1, *), input[a...].reduce(1, *)]
+            let a = n.int("axis") ?? 1
+            attrs["axis"] = .int(a < 0 ? a + input.count : a)
         default: // Reshape
             guard let s = n.input(1) else { throw invalid(n, "needs a shape input") }
-            var target = try constantInts(s, n)
-            let allowzero = opset >= 14 && (n.int("allowzero") ?? 0) != 0
-            for i in target.indices where target[i] == 0 && !allowzero { target[i] = input[i] }
-            let total = input.reduce(1, *)
-            if let k = target.firstIndex(of: -1) {
-                let rest = target.enumerated().filter { $0.offset != k }.reduce(1) { $0 * $1.element }
-                guard rest > 0, total % rest == 0 else { throw invalid(n, "cannot reshape \(input) to \(target)") }
-                target[k] = total / rest
-            }
-            guard target.reduce(1, *) == total else { throw invalid(n, "cannot reshape \(input) to \(target)") }
-            return target
+            attrs["shape"] = .ints(try constantInts(s, n))
+            attrs["allowzero"] = .int(opset >= 14 && (n.int("allowzero") ?? 0) != 0 ? 1 : 0)
         }
+        let node = Node(name: n.name, op: n.op, inputs: ["x"], outputs: ["y"], attributes: attrs)
+        let out: SymShape
+        do {
+            out = try ShapeInference.outputShapes(of: node, inputs: [SymShape(concrete: input)])[0]
+        } catch {
+            throw invalid(n, error.localizedDescription)
+        }
+        guard let shape = out.concrete else { throw invalid(n, "output shape \(out) is not static") }
+        return shape
     }
 
     func arithmetic(_ op: String, _ a: SymDim, _ b: SymDim) -> SymDim? {

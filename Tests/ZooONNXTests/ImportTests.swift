@@ -214,6 +214,15 @@ import ZooFormat
         #expect(refusal(Manifest.path(file)) != nil)
     }
 
+    /// Shape-only ops on constants are folded at import; impossible attributes
+    /// there are a typed error naming the node, never an out-of-range trap.
+    @Test(arguments: Manifest.entries("invalid").map(\.name))
+    func impossibleFoldIsATypedErrorNamingTheNode(name: String) {
+        let e = refusal(Manifest.path(name + ".onnx"))
+        #expect(e != nil)
+        #expect(e?.localizedDescription.contains("\(name).node") == true, "\(String(describing: e?.localizedDescription))")
+    }
+
     @Test func missingFileIsAnIOError() {
         guard case .io? = refusal("/nonexistent/model.onnx") else {
             Issue.record("expected an io error")
