@@ -10,7 +10,7 @@ import Glibc
 enum ByteSources {
     static let chunk = 4 << 20
 
-    static func plain(_ path: String, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+    static func plain(_ path: String, chunk: Int = chunk, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw EmbeddingError.io(path: path, detail: "cannot open (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
@@ -25,15 +25,18 @@ enum ByteSources {
         }
     }
 
-    static func gzip(_ path: String, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+    /// Concatenated gzip members (as `cat a.gz b.gz` makes) are read one after
+    /// another, wherever a member ends relative to the read chunks; a file
+    /// that ends inside a member is an error, not a silently short result.
+    static func gzip(_ path: String, chunk: Int = chunk, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
         let inflater = Inflater()
         guard czlib_inflate_init(&inflater.stream) == Z_OK else { throw EmbeddingError.gzip(path: path, detail: "cannot initialise zlib") }
         inflater.ready = true
         let out = UnsafeMutablePointer<UInt8>.allocate(capacity: chunk)
         defer { out.deallocate() }
-        var finished = false
-        try plain(path) { input in
-            guard !finished else { return }
+        // Bytes of a member have been inflated and its end not yet seen.
+        var inMember = false
+        try plain(path, chunk: chunk) { input in
             inflater.stream.next_in = UnsafeMutablePointer(mutating: input.bindMemory(to: UInt8.self).baseAddress)
             inflater.stream.avail_in = UInt32(input.count)
             repeat {
@@ -46,11 +49,15 @@ enum ByteSources {
                 let produced = chunk - Int(inflater.stream.avail_out)
                 if produced > 0 { try consume(UnsafeRawBufferPointer(start: out, count: produced)) }
                 if r == Z_STREAM_END {
-                    // Concatenated gzip members continue; otherwise we are done.
-                    if inflater.stream.avail_in > 0 { inflateReset(&inflater.stream) } else { finished = true; return }
+                    // The next member, if any, starts in this chunk or a later one.
+                    inflateReset(&inflater.stream)
+                    inMember = false
+                } else if r == Z_OK {
+                    inMember = true
                 }
             } while inflater.stream.avail_in > 0 || inflater.stream.avail_out == 0
         }
+        if inMember { throw EmbeddingError.gzip(path: path, detail: "the file ends inside a compressed stream; it is truncated") }
     }
 
     /// Owns a z_stream and ends it on release.

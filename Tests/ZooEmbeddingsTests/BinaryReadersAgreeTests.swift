@@ -182,3 +182,52 @@ import ZooTestSupport
         #expect(throws: EmbeddingError.self) { _ = try EmbeddingImporter.prepare(path: path, mapped: try MappedFile(path: path)) }
     }
 }
+
+/// gzip input: several members and a cut-off file.
+@Suite struct GzipSourceTests {
+    func gzip(_ data: Data, to url: URL) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        p.arguments = ["-c", "-n"]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        try p.run()
+        input.fileHandleForWriting.write(data)
+        try input.fileHandleForWriting.close()
+        let gz = output.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        try gz.write(to: url)
+    }
+
+    func inflated(_ path: String, chunk: Int) throws -> Data {
+        var out = Data()
+        try ByteSources.gzip(path, chunk: chunk) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    @Test func concatenatedMembersAreAllReadWhereverAReadChunkEnds() throws {
+        let dir = try TempDir()
+        let text = try Data(contentsOf: URL(fileURLWithPath: EmbeddingManifest.path("glove.txt")))
+        let half = text.count / 2
+        let a = dir.file("a.gz"), b = dir.file("b.gz"), both = dir.file("both.txt.gz")
+        try gzip(text.prefix(half), to: a)
+        try gzip(text.suffix(from: half), to: b)
+        let first = try Data(contentsOf: a)
+        try (first + Data(contentsOf: b)).write(to: both)
+        // A read chunk that ends exactly where the first member ends, and others.
+        for chunk in [first.count, first.count - 1, first.count + 1, 4 << 20] {
+            #expect(try inflated(both.path, chunk: chunk) == text, "read chunk \(chunk)")
+        }
+    }
+
+    @Test func fileCutInsideAMemberIsAGzipError() throws {
+        let dir = try TempDir()
+        let text = try Data(contentsOf: URL(fileURLWithPath: EmbeddingManifest.path("glove.txt")))
+        let whole = dir.file("whole.gz"), cut = dir.file("cut.txt.gz")
+        try gzip(text, to: whole)
+        let gz = try Data(contentsOf: whole)
+        try gz.prefix(gz.count * 2 / 3).write(to: cut)
+        #expect(throws: EmbeddingError.self) { _ = try inflated(cut.path, chunk: 4 << 20) }
+    }
+}
