@@ -65,10 +65,7 @@ final class BinaryParser {
                 i += 1
                 offset += 1
                 if b == 0x0A {
-                    let fields = String(decoding: header, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\r" || $0 == "\t" })
-                    guard fields.count >= 2, let v = Int(fields[0]), let d = Int(fields[1]), v >= 0, d > 0, d <= 1 << 16 else {
-                        throw EmbeddingError.badHeader(path: path, detail: "expected 'VOCAB_SIZE DIMENSIONS', found '\(String(decoding: header.prefix(60), as: UTF8.self))'")
-                    }
+                    let (v, d) = try header.withUnsafeBytes { try Self.header($0, path: path) }
                     declared = v
                     builder.start(dim: d, expectedRows: min(v, 50_000_000))
                     inHeader = false
@@ -78,10 +75,10 @@ final class BinaryParser {
                 }
                 continue
             }
-            if builder.rows + (inVector ? 1 : 0) >= declared && !inVector && word.isEmpty {
+            if !inVector && word.isEmpty && builder.rows + builder.duplicates >= declared {
                 // Past the declared count: only trailing whitespace is allowed.
                 if chunk[i] == 0x0A || chunk[i] == 0x20 || chunk[i] == 0x0D { i += 1; offset += 1; continue }
-                throw EmbeddingError.countMismatch(path: path, declared: declared, found: builder.rows + 1, line: nil)
+                throw EmbeddingError.countMismatch(path: path, declared: declared, found: builder.rows + builder.duplicates + 1, line: nil)
             }
             if !inVector {
                 let b = chunk[i]
@@ -110,6 +107,15 @@ final class BinaryParser {
                 inVector = false
             }
         }
+    }
+
+    /// "V D" of a word2vec binary's first line (without its newline).
+    static func header(_ line: UnsafeRawBufferPointer, path: String) throws -> (vocabulary: Int, dimensions: Int) {
+        let fields = String(decoding: line, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\r" || $0 == "\t" })
+        guard fields.count >= 2, let v = Int(fields[0]), let d = Int(fields[1]), v >= 0, d > 0, d <= 1 << 16 else {
+            throw EmbeddingError.badHeader(path: path, detail: "expected 'VOCAB_SIZE DIMENSIONS', found '\(String(decoding: line.prefix(60), as: UTF8.self))'")
+        }
+        return (v, d)
     }
 
     func finish() throws {

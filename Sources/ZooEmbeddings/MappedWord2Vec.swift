@@ -38,10 +38,7 @@ struct MappedWord2Vec {
         }
         let headerEnd = UnsafeRawPointer(nl) - base
         let header = UnsafeRawBufferPointer(start: base, count: headerEnd)
-        let fields = String(decoding: header, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\r" || $0 == "\t" })
-        guard fields.count >= 2, let declared = Int(fields[0]), let dim = Int(fields[1]), declared >= 0, dim > 0, dim <= 1 << 16 else {
-            throw EmbeddingError.badHeader(path: path, detail: "expected 'VOCAB_SIZE DIMENSIONS', found '\(String(decoding: header.prefix(60), as: UTF8.self))'")
-        }
+        let (declared, dim) = try BinaryParser.header(header, path: path)
         let rowBytes = dim * 4
         var pos = headerEnd + 1
         // Every entry takes at least a space and D floats: a bound on the rows

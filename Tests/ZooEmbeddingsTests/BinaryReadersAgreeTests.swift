@@ -38,6 +38,8 @@ import ZooTestSupport
             ("duplicate keeps the first", h(3, 3) + entry(w("x"), 1) + entry(w("y"), 2) + entry(w("x"), 3)),
             ("trailing whitespace", h(1, 3) + entry(w("a"), 1) + [0x20, 0x0A, 0x0D, 0x0A]),
             ("data past the declared count", h(1, 3) + entry(w("a"), 1) + entry(w("b"), 2)),
+            ("duplicate, then data past the declared count", h(2, 3) + entry(w("x"), 1) + entry(w("x"), 2) + w("junk")),
+            ("duplicate, then trailing whitespace", h(2, 3) + entry(w("x"), 1) + entry(w("x"), 2, after: [0x20, 0x0A])),
             ("fewer entries than declared", h(3, 3) + entry(w("a"), 1) + entry(w("b"), 2)),
             ("ends inside a vector", h(2, 3) + entry(w("a"), 1) + w("b ") + [1, 2, 3]),
             ("ends inside a word", h(2, 3) + entry(w("a"), 1) + w("bcd")),
@@ -135,7 +137,8 @@ import ZooTestSupport
         let expected = [
             "plain": "ok 3", "no newline between entries": "ok 2", "CRLF after vectors": "ok 2",
             "duplicate keeps the first": "ok 2", "trailing whitespace": "ok 1", "data past the declared count": "count",
-            "fewer entries than declared": "count", "ends inside a vector": "truncated", "ends inside a word": "truncated",
+            "fewer entries than declared": "count",
+            "duplicate, then data past the declared count": "count", "duplicate, then trailing whitespace": "ok 1", "ends inside a vector": "truncated", "ends inside a word": "truncated",
             "word longer than 4096 bytes": "truncated", "word of exactly 4096 bytes": "ok 1", "non-UTF-8 bytes dropped": "ok 2",
             "words equal after dropping bytes": "ok 1", "multi-byte UTF-8 kept": "ok 2", "empty word": "ok 1",
             "header without newline": "header", "header not numbers": "header", "header too long": "header",
