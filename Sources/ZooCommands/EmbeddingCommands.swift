@@ -56,6 +56,8 @@ struct Analogy: ParsableCommand {
     @Option(name: .short, help: "How many answers.") var k = 5
     @Flag(help: "Print machine-readable JSON on stdout.") var json = false
 
+    func validate() throws { guard k >= 1 else { throw ValidationError("-k must be at least 1") } }
+
     func run() throws {
         try runReportingErrors { try printNeighbors(try openEmbeddings(model).mostSimilar(positive: [a, c], negative: [b], k: k), json: json) }
     }

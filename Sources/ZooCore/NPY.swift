@@ -67,7 +67,9 @@ public enum NPY {
     }
 
     public static func encode(_ t: Tensor) -> [UInt8] {
-        let descr = descrs.first { $0.value == t.dtype && $0.key.count == 3 }?.key ?? "|u1"
+        // numpy has no bfloat16: its raw 16-bit patterns are written as uint16,
+        // so the header's shape still matches the data.
+        let descr = t.dtype == .bf16 ? "<u2" : descrs.first { $0.value == t.dtype && $0.key.count == 3 }?.key ?? "|u1"
         let shape = t.shape.isEmpty ? "()" : t.shape.count == 1 ? "(\(t.shape[0]),)" : "(" + t.shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
         let total = 10 + header.utf8.count + 1

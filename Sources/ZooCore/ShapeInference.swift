@@ -270,12 +270,9 @@ public enum ShapeInference {
                 let x = try input(i)
                 guard x.count == first.count else { throw fail("input \(i) has rank \(x.count), expected \(first.count)") }
                 for j in 0..<x.count where j != a && x[j] != first[j] { throw fail("input \(i) \(x.rendered) differs from \(first.rendered) off the concat axis") }
-                if out[a].symbol == nil && x[a].symbol == nil {
-                    out[a] = SymDim(out[a].coeff + x[a].coeff)
-                } else if out[a].symbol == x[a].symbol || out[a].symbol == nil || x[a].symbol == nil {
-                    guard out[a].symbol == x[a].symbol else { throw fail("cannot concatenate fixed and batch-sized axes") }
-                    out[a].coeff += x[a].coeff
-                }
+                // Sizes add when both are fixed or both count the same symbol (2N + 3N = 5N).
+                guard out[a].symbol == x[a].symbol else { throw fail("cannot concatenate axes of sizes \(out[a]) and \(x[a])") }
+                out[a].coeff += x[a].coeff
             }
             return out
         }

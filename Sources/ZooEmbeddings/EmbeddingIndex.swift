@@ -136,6 +136,7 @@ public final class EmbeddingIndex: @unchecked Sendable {
     /// query words, computed as gensim's `most_similar` does: the mean of the
     /// unit vectors (negatives weighted −1), normalised, against every unit row.
     public func mostSimilar(positive: [String], negative: [String] = [], k: Int = 10) throws -> [Neighbor] {
+        let k = max(k, 0)
         var mean = [Float](repeating: 0, count: dim)
         var exclude = Set<Int>()
         for (words, weight) in [(positive, Float(1)), (negative, Float(-1))] {

@@ -233,7 +233,10 @@ public enum ZooWriter {
             guard let offset = ShapeMath.alignUp(position, ZooFormatSpec.tensorAlignment) else {
                 throw ZooFormatError.invalidModel(detail: "data section too large")
             }
-            if let expected = ShapeMath.byteCount(dtype, shape), expected != byteCount {
+            guard let expected = ShapeMath.byteCount(dtype, shape) else {
+                throw ZooFormatError.invalidModel(detail: "tensor '\(name)' has an invalid shape \(shape)")
+            }
+            guard expected == byteCount else {
                 throw ZooFormatError.invalidModel(detail: "tensor '\(name)' has \(byteCount) bytes; \(dtype) \(shape) needs \(expected)")
             }
             entries.append(TensorEntry(name: name, dtype: dtype, shape: shape, offset: offset,

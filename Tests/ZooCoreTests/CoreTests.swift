@@ -70,3 +70,24 @@ import ZooCore
         #expect(back == g)
     }
 }
+
+/// Shape rules and file formats checked directly rather than through the importers.
+@Suite struct ShapeRuleTests {
+    func concat(_ a: SymShape, _ b: SymShape) throws -> SymShape {
+        let node = Node(name: "cat", op: "Concat", inputs: ["a", "b"], outputs: ["y"], attributes: ["axis": .int(0)])
+        return try ShapeInference.outputShapes(of: node, inputs: [a, b])[0]
+    }
+
+    @Test func concatAddsFixedSizesAndLikeSymbolsAndRefusesUnlikeOnes() throws {
+        #expect(try concat([SymDim(2), SymDim(3)], [SymDim(4), SymDim(3)]) == [SymDim(6), SymDim(3)])
+        #expect(try concat([SymDim(symbol: "N", coeff: 2), SymDim(3)], [SymDim(symbol: "N"), SymDim(3)]) == [SymDim(symbol: "N", coeff: 3), SymDim(3)])
+        #expect(throws: (any Error).self) { _ = try concat([SymDim(symbol: "N"), SymDim(3)], [SymDim(symbol: "M"), SymDim(3)]) }
+        #expect(throws: (any Error).self) { _ = try concat([SymDim(symbol: "N"), SymDim(3)], [SymDim(2), SymDim(3)]) }
+    }
+
+    @Test func bfloat16NPYHeaderDescribesItsData() throws {
+        let t = try Tensor(dtype: .bf16, shape: [2, 3], bytes: [UInt8](repeating: 0x3F, count: 12))
+        let header = String(decoding: NPY.encode(t).dropLast(12), as: UTF8.self)
+        #expect(header.contains("'descr': '<u2'") && header.contains("'shape': (2, 3)"), "\(header)")
+    }
+}
