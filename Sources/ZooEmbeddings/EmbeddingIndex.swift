@@ -38,9 +38,9 @@ public final class EmbeddingIndex: @unchecked Sendable {
         let vocab = try file.tensor(named: "embedding.vocab"), offsets = try file.tensor(named: "embedding.offsets")
         let matrix = try file.tensor(named: "embedding.matrix", verify: false)
         let check = DispatchGroup()
-        let verdict = ErrorSlot()
+        let verdict = FirstError()
         DispatchQueue.global().async(group: check) {
-            do { _ = try file.tensor(named: "embedding.matrix") } catch { verdict.set(error) }
+            do { _ = try file.tensor(named: "embedding.matrix") } catch { verdict.record(error) }
         }
         do {
             try self.init(matrix: matrix, vocab: vocab, offsets: offsets, path: file.path)
@@ -79,9 +79,9 @@ public final class EmbeddingIndex: @unchecked Sendable {
         }
         var n = [Float](repeating: 0, count: v)
         let pass = DispatchGroup()
-        let read = UncheckedSendable(matrixRows), widen = UncheckedSendable(widened)
-        let normsOut = UncheckedSendable(n.withUnsafeMutableBufferPointer { $0.baseAddress! })
-        let src = UncheckedSendable(matrix.bytes.baseAddress)
+        let read = UncheckedBox(matrixRows), widen = UncheckedBox(widened)
+        let normsOut = UncheckedBox(n.withUnsafeMutableBufferPointer { $0.baseAddress! })
+        let src = UncheckedBox(matrix.bytes.baseAddress)
         // Widen f16 rows and take every row's norm on worker threads while
         // this thread builds the dictionary.
         DispatchQueue.global().async(group: pass) {
@@ -155,12 +155,12 @@ public final class EmbeddingIndex: @unchecked Sendable {
         // compute-bound here, about 1.4x slower than one pass of memory.
         let want = k + exclude.count
         let workers = count >= 1 << 16 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
-        let partial = TopLists(workers)
+        let partial = IndexedSlots<[(Int, Float)]>(count: workers, initial: [])
         let d = dim, n = count
-        let rowsBox = UncheckedSendable(rows)
+        let rowsBox = UncheckedBox(rows)
         mean.withUnsafeBufferPointer { mp in
             inverseNorms.withUnsafeBufferPointer { np in
-                let meanBox = UncheckedSendable(mp), normsBox = UncheckedSendable(np)
+                let meanBox = UncheckedBox(mp), normsBox = UncheckedBox(np)
                 DispatchQueue.concurrentPerform(iterations: workers) { w in
                     let lo = n * w / workers, hi = n * (w + 1) / workers
                     var top: [(Int, Float)] = []
@@ -191,32 +191,10 @@ public final class EmbeddingIndex: @unchecked Sendable {
                 }
             }
         }
-        var best = partial.all
+        var best = partial.all.flatMap { $0 }
         best.sort { $0.1 > $1.1 }
         return best.filter { !exclude.contains($0.0) }.prefix(k).map { Neighbor(word: words[$0.0], cosine: $0.1) }
     }
-}
-
-/// Per-worker result slots.
-final class TopLists: @unchecked Sendable {
-    private var lists: [[(Int, Float)]]
-    private let lock = NSLock()
-    init(_ n: Int) { lists = Array(repeating: [], count: n) }
-    func set(_ i: Int, _ v: [(Int, Float)]) { lock.lock(); lists[i] = v; lock.unlock() }
-    var all: [(Int, Float)] { lock.lock(); defer { lock.unlock() }; return lists.flatMap { $0 } }
-}
-
-/// Carries buffers into concurrentPerform; workers read disjoint ranges.
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ v: T) { value = v }
-}
-
-/// Keeps the first error a background task reports.
-final class ErrorSlot: @unchecked Sendable {
-    private(set) var error: Error?
-    private let lock = NSLock()
-    func set(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
 }
 
 /// Anonymous memory for a widened (f16 → f32) matrix, advised to use

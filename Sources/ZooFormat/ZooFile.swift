@@ -101,7 +101,7 @@ public final class ZooFile: @unchecked Sendable {
     /// Hashes every tensor in parallel and checks every padding byte.
     public func verify(threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> VerificationReport {
         (owner as? MappedFile)?.adviseSequential()
-        let results = DigestSlots(count: entries.count)
+        let results = IndexedSlots(count: entries.count, initial: "")
         let entries = self.entries, base = dataOffset
         Hashing.parallelForEach(count: entries.count, threads: threads, weight: { entries[$0].length }) { [self] i in
             results.set(i, Hashing.sha256Hex(dataBytes(of: entries[i])))

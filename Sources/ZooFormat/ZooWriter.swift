@@ -96,7 +96,7 @@ public enum ZooWriter {
             // The file starts as `total` zero bytes, so all padding is already in place.
             guard ftruncate(fd, off_t(total)) == 0 else { throw ZooFormatError.io(path: tmp, operation: "write", errno: errno) }
             let out = FDWriter(fd: fd, path: tmp)
-            let digests = DigestSlots(count: items.count)
+            let digests = IndexedSlots(count: items.count, initial: "")
             let failure = FirstError()
             let base = placeholder.dataOffset
             let jobs = WriteJob.schedule(items.map(\.payload), offsets: placeholder.entries.map { base + $0.offset })
@@ -203,7 +203,7 @@ public enum ZooWriter {
     /// Hashes tensors (in parallel), assigns offsets and builds preamble + header.
     static func plan(_ model: Model, threads: Int) throws -> Layout {
         let tensors = model.tensors.map(\.tensor)
-        let digests = DigestSlots(count: tensors.count)
+        let digests = IndexedSlots(count: tensors.count, initial: "")
         Hashing.parallelForEach(count: tensors.count, threads: threads, weight: { tensors[$0].byteCount }) { i in
             digests.set(i, Hashing.sha256Hex(tensors[i].bytes))
         }
@@ -272,22 +272,6 @@ public enum ZooWriter {
                       dataOffset: ZooFormatSpec.dataOffset(headerLength: json.count)!,
                       dataLength: header.dataLength, digest: "sha256:" + Hex.encode(digest))
     }
-}
-
-/// Per-index result slots written by worker threads (each index exactly once).
-final class DigestSlots: @unchecked Sendable {
-    private var values: [String]
-    private let lock = NSLock()
-    init(count: Int) { values = Array(repeating: "", count: count) }
-    func set(_ i: Int, _ v: String) { lock.lock(); values[i] = v; lock.unlock() }
-    func value(_ i: Int) -> String { lock.lock(); defer { lock.unlock() }; return values[i] }
-}
-
-/// Keeps the first error thrown by any worker thread.
-final class FirstError: @unchecked Sendable {
-    private(set) var error: Error?
-    private let lock = NSLock()
-    func record(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
 }
 
 /// Full-write loops over a POSIX descriptor (handle short writes and EINTR).

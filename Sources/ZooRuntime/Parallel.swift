@@ -1,3 +1,4 @@
+import ZooCore
 import Dispatch
 
 /// Splits `0..<count` into contiguous chunks over up to `threads` threads.
@@ -23,11 +24,4 @@ func parallelWorkers(_ count: Int, threads: Int, grain: Int = 1, _ body: (Int, R
             if lo < hi { box.value(w, lo..<hi) }
         }
     }
-}
-
-/// Carries a non-Sendable closure into `concurrentPerform`; callers guarantee
-/// the chunks touch disjoint memory.
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ v: T) { value = v }
 }
