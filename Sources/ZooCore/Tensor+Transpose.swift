@@ -18,3 +18,10 @@ extension Tensor {
         return try Tensor(dtype: dtype, shape: perm.map { shape[$0] }, storage: storage)
     }
 }
+
+extension Tensor {
+    /// The same bytes under a new shape (no copy); the element count must match.
+    public func reshaped(_ shape: [Int]) throws -> Tensor {
+        try Tensor(dtype: dtype, shape: shape, storage: storage)
+    }
+}

@@ -168,7 +168,7 @@ extension KerasGraphBuilder {
             let mult = try positive([spec.int("depth_multiplier") ?? 1], "depth_multiplier", name)[0]
             var exp = [("depthwise_kernel", [k[0], k[1], cin, mult])]
             if useBias { exp.append(("bias", [cin * mult])) }
-            let depthwise: (Tensor) throws -> Tensor = { try $0.transposed([2, 3, 0, 1]).reshapedTo([cin * mult, 1, k[0], k[1]]) }
+            let depthwise: (Tensor) throws -> Tensor = { try $0.transposed([2, 3, 0, 1]).reshaped([cin * mult, 1, k[0], k[1]]) }
             let w = try variables(layerPath, spec, expected: exp, layout: ["depthwise_kernel": depthwise])
             let kernel = w["depthwise_kernel"]!
             y = try emit("Conv", [x.name, kernel] + (useBias ? [w["bias"]!] : []), attrs(cin), name: name, layer: name)
@@ -178,7 +178,7 @@ extension KerasGraphBuilder {
             var exp = [("depthwise_kernel", [k[0], k[1], cin, mult]), ("pointwise_kernel", [1, 1, cin * mult, filters])]
             if useBias { exp.append(("bias", [filters])) }
             let w = try variables(layerPath, spec, expected: exp, layout: [
-                "depthwise_kernel": { try $0.transposed([2, 3, 0, 1]).reshapedTo([cin * mult, 1, k[0], k[1]]) },
+                "depthwise_kernel": { try $0.transposed([2, 3, 0, 1]).reshaped([cin * mult, 1, k[0], k[1]]) },
                 "pointwise_kernel": { try $0.transposed([3, 2, 0, 1]) },
             ])
             let dk = w["depthwise_kernel"]!, pk = w["pointwise_kernel"]!
@@ -320,8 +320,4 @@ extension KerasGraphBuilder {
         if xs.allSatisfy({ $0.nhwc == xs[0].nhwc }) { return xs }
         return try xs.map { try internalLayout($0, layer: layer) }
     }
-}
-
-extension Tensor {
-    func reshapedTo(_ shape: [Int]) throws -> Tensor { try Tensor(dtype: dtype, shape: shape, storage: storage) }
 }

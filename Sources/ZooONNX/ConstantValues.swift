@@ -49,11 +49,6 @@ extension Tensor {
         let v = values.map { Int64($0) }
         return try Tensor(dtype: .i64, shape: shape ?? [values.count], storage: v.withUnsafeBytes { TensorStorage(copying: $0) })
     }
-
-    /// Same bytes, new shape (element count must match).
-    func reshaped(_ shape: [Int]) throws -> Tensor {
-        try Tensor(dtype: dtype, shape: shape, storage: storage)
-    }
 }
 
 private func clampedInt(_ v: Double) -> Int64 {

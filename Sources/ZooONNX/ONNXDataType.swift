@@ -17,20 +17,6 @@ enum ONNXDataType {
         }
     }
 
-    static func code(_ d: DType) -> Int {
-        switch d {
-        case .f32: return 1
-        case .u8, .bytes: return 2
-        case .i8: return 3
-        case .i32: return 6
-        case .i64: return 7
-        case .bool: return 9
-        case .f16: return 10
-        case .f64: return 11
-        case .bf16: return 16
-        }
-    }
-
     static func name(_ code: Int) -> String {
         let names = [0: "UNDEFINED", 1: "FLOAT", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 6: "INT32", 7: "INT64",
                      8: "STRING", 9: "BOOL", 10: "FLOAT16", 11: "DOUBLE", 12: "UINT32", 13: "UINT64", 14: "COMPLEX64",
