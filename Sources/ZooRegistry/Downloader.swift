@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ZooFormat
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -47,7 +48,7 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
 
     /// The digests of the completed file (valid after `run`).
     var digests: (sha256: String, md5: String, size: Int) {
-        (hex(sha.finalize()), hex(md5.finalize()), hashed)
+        (Hex.encode(sha.finalize()), Hex.encode(md5.finalize()), hashed)
     }
 
     /// Brings the running digests up to the file's current length (after a

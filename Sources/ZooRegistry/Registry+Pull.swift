@@ -114,7 +114,7 @@ extension Registry {
         guard let s = source.url, let u = URL(string: s) else { throw RegistryError.network(url: label, detail: "not a valid URL") }
         let dir = url("downloads")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let key = hex(SHA256.hash(data: Data(s.utf8)).prefix(12))
+        let key = Hex.encode(SHA256.hash(data: Data(s.utf8)).prefix(12))
         let partial = dir.appendingPathComponent("\(key).partial").path
         let downloader = Downloader(url: u, partial: partial, expectedSize: source.byteSize, needMD5: source.sha256 == nil && source.md5 != nil)
         let path = try downloader.run()
@@ -192,6 +192,8 @@ extension Registry {
         var keep = false
         defer { if !keep { unlink(tmp) } }
         var sha = SHA256(), md5 = Insecure.MD5()
+        // MD5 only decides anything when the publisher gives no SHA-256 (as the Downloader does).
+        let needMD5 = expected.map { $0.sha256 == nil && $0.md5 != nil } ?? false
         var total = 0
         var head = [UInt8]()
         let size = 1 << 22
@@ -206,7 +208,7 @@ extension Registry {
                 let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
                 if head.count < 512 { head += chunk.prefix(512 - head.count) }
                 sha.update(bufferPointer: chunk)
-                md5.update(bufferPointer: chunk)
+                if needMD5 { md5.update(bufferPointer: chunk) }
                 var off = 0
                 while off < n {
                     let w = write(output, buffer + off, n - off)
@@ -217,8 +219,8 @@ extension Registry {
             }
             guard fsync(output) == 0 else { throw RegistryError.io(path: tmp, operation: "fsync", detail: String(cString: strerror(errno))) }
         }
-        let shaHex = hex(sha.finalize())
-        try Self.check(head: head, size: total, sha256: shaHex, md5: hex(md5.finalize()),
+        let shaHex = Hex.encode(sha.finalize())
+        try Self.check(head: head, size: total, sha256: shaHex, md5: Hex.encode(md5.finalize()),
                        expected: expected, label: label)
         let blob = BlobInfo(sha256: shaHex, size: total)
         try moveIntoStore(tmp, blob)

@@ -154,8 +154,3 @@ public final class Registry: @unchecked Sendable {
         return try body()
     }
 }
-
-/// Lower-case hex of a digest.
-func hex(_ bytes: some Sequence<UInt8>) -> String {
-    Hex.encode(bytes)
-}
