@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 import ZooCore
@@ -180,9 +181,23 @@ import ZooTestSupport
         #expect(try Data(contentsOf: a) == Data(contentsOf: b))
     }
 
-    @Test func failedScanStopsTheRowHasher() throws {
-        let path = EmbeddingManifest.path("bad_truncated.bin")
-        #expect(throws: EmbeddingError.self) { _ = try EmbeddingImporter.prepare(path: path, mapped: try MappedFile(path: path)) }
+    @Test func rowHasherDigestsThePublishedRowsInOrderAndFailsOnceCancelled() throws {
+        let path = EmbeddingManifest.path("w2v.bin")
+        let mapped = try MappedFile(path: path)
+        let scan = try MappedWord2Vec.scan(mapped)
+        let rowBytes = scan.dim * 4
+        let hasher = RowDigest(file: mapped, starts: scan.rowStarts, rowBytes: rowBytes)
+        hasher.publish(scan.rowStarts.count / 2)
+        hasher.finish(scan.rowStarts.count)
+        var reference = SHA256()
+        for r in 0..<scan.rowStarts.count {
+            reference.update(bufferPointer: UnsafeRawBufferPointer(rebasing: mapped.bytes[scan.rowStarts[r]..<(scan.rowStarts[r] + rowBytes)]))
+        }
+        #expect(try hasher.value() == reference.finalize().map { String(format: "%02x", $0) }.joined())
+
+        let cancelled = RowDigest(file: mapped, starts: scan.rowStarts, rowBytes: rowBytes)
+        cancelled.cancel()
+        #expect(throws: EmbeddingError.self) { _ = try cancelled.value() }
     }
 }
 

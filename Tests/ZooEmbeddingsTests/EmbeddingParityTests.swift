@@ -27,6 +27,8 @@ struct EmbeddingManifest: Decodable {
         var expect: String
         var vocab_size: Int?
         var error_hint: String?
+        var error_line: Int?
+        var error_entry: Int?
         var queries: [String: [[Neighbour]]]?
         var analogies: [Analogy]?
         var vectors: [String: [Double]]?
@@ -84,8 +86,18 @@ struct EmbeddingManifest: Decodable {
             _ = try EmbeddingImporter.load(path: EmbeddingManifest.path(f.file), format: EmbeddingManifest.format(f.format))
             Issue.record("\(file) was accepted")
         } catch let e as EmbeddingError {
-            let number = f.error_hint?.split(separator: " ").last.map(String.init) ?? "?"
-            #expect(e.localizedDescription.contains(number), "\(file): \(e.localizedDescription) (gensim-derived hint: \(f.error_hint ?? ""))")
+            // The line or entry the generator recorded, against the typed error's own fields.
+            switch e {
+            case let .ragged(_, line, _, _):
+                #expect(line == f.error_line, "\(file): \(e.localizedDescription)")
+            case let .countMismatch(_, _, _, line):
+                #expect(line == f.error_line, "\(file): \(e.localizedDescription)")
+            case let .truncated(_, _, detail):
+                let entry = try #require(f.error_entry, "\(file): manifest names no entry")
+                #expect(detail.hasSuffix("word \(entry)"), "\(file): \(e.localizedDescription)")
+            default:
+                Issue.record("\(file): unexpected error \(e.localizedDescription) (hint: \(f.error_hint ?? ""))")
+            }
         }
     }
 
@@ -102,7 +114,7 @@ struct EmbeddingManifest: Decodable {
     @Test func duplicateWordsKeepTheFirstVector() throws {
         let f = EmbeddingManifest.shared.files.first { $0.file == "quirk_duplicates.txt" }!
         let index = try load(f)
-        #expect(index.count == 300)
+        #expect(index.count == f.vocab_size)
         let queen = try index.vector("queen")
         let expected = try #require(f.vectors?["queen"])
         #expect(zip(queen, expected).allSatisfy { abs(Double($0) - $1) < 1e-6 })
