@@ -70,7 +70,9 @@ let package = Package(
         .testTarget(name: "ZooFormatTests", dependencies: [
             "ZooCore", "ZooFormat", "ZooTestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .testTarget(name: "ZooONNXTests", dependencies: ["ZooONNX", "ZooCore", "ZooFormat", "ZooTestSupport"]),
+        .testTarget(name: "ZooONNXTests", dependencies: [
+            "ZooONNX", "ZooCore", "ZooFormat", "ZooTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "ZooRuntimeTests", dependencies: ["ZooRuntime", "ZooONNX", "ZooCore", "ZooFormat", "ZooTestSupport"]),
         .testTarget(name: "ZooKerasTests", dependencies: ["ZooKeras", "ZooRuntime", "ZooCore", "ZooFormat"]),
         .testTarget(name: "ZooEmbeddingsTests", dependencies: [
