@@ -14,18 +14,6 @@ extension Tensor {
         }
     }
 
-    /// Elements as Double (every numeric dtype).
-    var doubleValues: [Double]? {
-        switch dtype {
-        case .f32: return scalars(as: Float.self).map { Double($0) }
-        case .f64: return scalars(as: Double.self)
-        case .f16: return scalars(as: UInt16.self).map { Double(halfToFloat($0)) }
-        case .bf16: return scalars(as: UInt16.self).map { Double(Float(bitPattern: UInt32($0) << 16)) }
-        case .bytes: return nil
-        default: return intValues?.map(Double.init)
-        }
-    }
-
     /// A tensor of `dtype` holding `values` (converted, with C-style truncation for integers).
     static func make(_ dtype: DType, shape: [Int], values: [Double]) throws -> Tensor {
         let n = values.count
@@ -34,7 +22,7 @@ extension Tensor {
             case .f32: let d = out.bindMemory(to: Float.self); for i in 0..<n { d[i] = Float(values[i]) }
             case .f64: let d = out.bindMemory(to: Double.self); for i in 0..<n { d[i] = values[i] }
             case .f16: let d = out.bindMemory(to: UInt16.self); for i in 0..<n { d[i] = floatToHalf(Float(values[i])) }
-            case .bf16: let d = out.bindMemory(to: UInt16.self); for i in 0..<n { d[i] = floatToBFloat16(Float(values[i])) }
+            case .bf16: let d = out.bindMemory(to: UInt16.self); for i in 0..<n { d[i] = BFloat16.bits(Float(values[i])) }
             case .i64: let d = out.bindMemory(to: Int64.self); for i in 0..<n { d[i] = clampedInt(values[i]) }
             case .i32: let d = out.bindMemory(to: Int32.self); for i in 0..<n { d[i] = Int32(truncatingIfNeeded: clampedInt(values[i])) }
             case .i8: let d = out.bindMemory(to: Int8.self); for i in 0..<n { d[i] = Int8(truncatingIfNeeded: clampedInt(values[i])) }
@@ -80,10 +68,3 @@ func floatToHalf(_ f: Float) -> UInt16 {
     #endif
 }
 
-/// binary32 → bfloat16, round to nearest even.
-func floatToBFloat16(_ f: Float) -> UInt16 {
-    let b = f.bitPattern
-    if f.isNaN { return 0x7FC0 }
-    let rounded = b &+ 0x7FFF &+ ((b >> 16) & 1)
-    return UInt16(rounded >> 16)
-}

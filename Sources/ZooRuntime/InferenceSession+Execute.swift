@@ -292,7 +292,7 @@ extension InferenceSession {
             for i in 0..<count {
                 switch to {
                 case .f16: y[i] = Float(Float16(p[i]))
-                case .bf16: y[i] = Float(bitPattern: (p[i].bitPattern &+ 0x7FFF &+ ((p[i].bitPattern >> 16) & 1)) & 0xFFFF_0000)
+                case .bf16: y[i] = BFloat16.float(BFloat16.bits(p[i]))
                 default: y[i] = p[i]
                 }
             }

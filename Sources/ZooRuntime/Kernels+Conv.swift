@@ -7,15 +7,6 @@ enum Activation: Equatable {
     case relu
     case clip(Float, Float)
     case leaky(Float)
-
-    @inline(__always) func apply(_ v: Float) -> Float {
-        switch self {
-        case .none: return v
-        case .relu: return max(v, 0)
-        case .clip(let lo, let hi): return min(max(v, lo), hi)
-        case .leaky(let a): return v >= 0 ? v : v * a
-        }
-    }
 }
 
 /// Static parameters of a 2-D convolution (1-D convolutions run as H = 1).

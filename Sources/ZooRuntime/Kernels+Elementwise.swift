@@ -244,7 +244,7 @@ enum GemmKernel {
                         Int32(m), Int32(cols.count), Int32(k), alpha, a, Int32(transA ? m : k), bCols, Int32(transB ? k : n),
                         betaBLAS, y + cols.lowerBound, Int32(n))
             if activation != .none {
-                for r in 0..<m { for j in cols { y[r * n + j] = activation.apply(y[r * n + j]) } }
+                for r in 0..<m { Activations.apply(activation, y + r * n + cols.lowerBound, count: cols.count) }
             }
         }
     }

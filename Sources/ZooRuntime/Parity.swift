@@ -77,15 +77,6 @@ public enum Parity {
 
     /// Any numeric tensor's elements as Double (for comparisons and summaries).
     public static func doubles(_ t: Tensor) -> [Double] {
-        switch t.dtype {
-        case .f32: return t.scalars(as: Float.self).map(Double.init)
-        case .f64: return t.scalars(as: Double.self)
-        case .f16: return t.scalars(as: UInt16.self).map { Double(Float(Float16(bitPattern: $0))) }
-        case .bf16: return t.scalars(as: UInt16.self).map { Double(Float(bitPattern: UInt32($0) << 16)) }
-        case .i64: return t.scalars(as: Int64.self).map(Double.init)
-        case .i32: return t.scalars(as: Int32.self).map(Double.init)
-        case .i8: return t.scalars(as: Int8.self).map(Double.init)
-        case .u8, .bool, .bytes: return t.scalars(as: UInt8.self).map(Double.init)
-        }
+        t.doubleValues ?? t.scalars(as: UInt8.self).map(Double.init)
     }
 }

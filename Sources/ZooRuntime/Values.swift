@@ -94,18 +94,13 @@ final class Floats {
         pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64).bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
-    convenience init(_ values: [Float]) {
-        self.init(count: values.count)
-        for (i, v) in values.enumerated() { pointer[i] = v }
-    }
-
     /// f16 / bf16 / f64 widened (or narrowed) to f32.
     convenience init(_ t: Tensor) {
         self.init(count: t.elementCount)
         switch t.dtype {
         case .f64: for (i, v) in t.scalars(as: Double.self).enumerated() { pointer[i] = Float(v) }
         case .f16: for (i, v) in t.scalars(as: UInt16.self).enumerated() { pointer[i] = Float(Float16(bitPattern: v)) }
-        case .bf16: for (i, v) in t.scalars(as: UInt16.self).enumerated() { pointer[i] = Float(bitPattern: UInt32(v) << 16) }
+        case .bf16: for (i, v) in t.scalars(as: UInt16.self).enumerated() { pointer[i] = BFloat16.float(v) }
         default: for (i, v) in t.scalars(as: Float.self).enumerated() { pointer[i] = v }
         }
     }

@@ -90,4 +90,13 @@ import ZooCore
         let header = String(decoding: NPY.encode(t).dropLast(12), as: UTF8.self)
         #expect(header.contains("'descr': '<u2'") && header.contains("'shape': (2, 3)"), "\(header)")
     }
+
+    @Test func bfloat16KeepsNaNAndRoundsHalfToEven() {
+        #expect(BFloat16.float(BFloat16.bits(Float(bitPattern: 0x7F80_0001))).isNaN)  // a signalling NaN is not Inf
+        #expect(BFloat16.float(BFloat16.bits(Float(bitPattern: 0x7FFF_FFFF))).isNaN)  // and does not wrap to -0
+        #expect(BFloat16.bits(.infinity) == 0x7F80)
+        #expect(BFloat16.bits(1 + 0x1p-8) == 0x3F80)  // a tie goes to the even 1.0
+        #expect(BFloat16.bits(1 + 0x1p-8 + 0x1p-20) == 0x3F81)  // past the tie rounds up
+        #expect(BFloat16.float(0x3F81) == 1 + 0x1p-7)
+    }
 }
