@@ -22,7 +22,6 @@ public final class EmbeddingIndex: @unchecked Sendable {
     /// Keeps `rows` alive: the mapped storage (f32) or the widened copy (f16).
     private let owner: AnyObject
     private let index: [String: Int]
-    private let norms: [Float]
     private let inverseNorms: [Float]
 
     /// One neighbour: the word and its cosine similarity to the query.
@@ -77,46 +76,51 @@ public final class EmbeddingIndex: @unchecked Sendable {
             matrixRows = matrix.bytes.bindMemory(to: Float.self).baseAddress ?? UnsafePointer(bitPattern: 64)!
             owner = matrix.storage
         }
-        var n = [Float](repeating: 0, count: v)
+        // The dictionary is built on another thread while the workers here
+        // widen f16 rows and take every row's inverse norm.
+        final class Vocabulary: @unchecked Sendable {
+            var list: [String] = []
+            var index: [String: Int] = [:]
+            var bad = false
+        }
+        let built = Vocabulary()
         let pass = DispatchGroup()
-        let read = UncheckedBox(matrixRows), widen = UncheckedBox(widened)
-        let normsOut = UncheckedBox(n.withUnsafeMutableBufferPointer { $0.baseAddress! })
-        let src = UncheckedBox(matrix.bytes.baseAddress)
-        // Widen f16 rows and take every row's norm on worker threads while
-        // this thread builds the dictionary.
+        let offs = UncheckedBox(offsets), bytes = UncheckedBox(vocab)
         DispatchQueue.global().async(group: pass) {
+            let offs = offs.value.scalars(as: Int64.self), bytes = bytes.value.bytes
+            built.list.reserveCapacity(v)
+            built.index.reserveCapacity(v)
+            for i in 0..<v {
+                let lo = Int(offs[i]), hi = Int(offs[i + 1])
+                guard lo >= 0, lo <= hi, hi <= bytes.count else { built.bad = true; return }
+                let w = String(decoding: bytes[lo..<hi], as: UTF8.self)
+                built.list.append(w)
+                if built.index[w] == nil { built.index[w] = i }
+            }
+        }
+        let read = UncheckedBox(matrixRows), widen = UncheckedBox(widened), src = UncheckedBox(matrix.bytes.baseAddress)
+        inverseNorms = [Float](unsafeUninitializedCapacity: v) { out, initialized in
+            let norms = UncheckedBox(out.baseAddress)
             let workers = v >= 1 << 16 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 let lo = v * w / workers, hi = v * (w + 1) / workers
-                guard hi > lo, let base = src.value else { return }
+                guard hi > lo, let base = src.value, let n = norms.value else { return }
                 if let out = widen.value {
                     let h = base.assumingMemoryBound(to: UInt16.self)
                     for i in (lo * d)..<(hi * d) { out[i] = Float(Float16(bitPattern: h[i])) }
                 }
-                for i in lo..<hi { normsOut.value[i] = cblas_snrm2(Int32(d), read.value + i * d, 1) }
+                for i in lo..<hi {
+                    let norm = cblas_snrm2(Int32(d), read.value + i * d, 1)
+                    n[i] = norm > 0 ? 1 / norm : 0
+                }
             }
-        }
-        let offs = offsets.scalars(as: Int64.self)
-        let bytes = vocab.bytes
-        var list: [String] = []
-        list.reserveCapacity(v)
-        var dict: [String: Int] = [:]
-        dict.reserveCapacity(v)
-        var bad = false
-        for i in 0..<v {
-            let lo = Int(offs[i]), hi = Int(offs[i + 1])
-            guard lo >= 0, lo <= hi, hi <= bytes.count else { bad = true; break }
-            let w = String(decoding: bytes[lo..<hi], as: UTF8.self)
-            list.append(w)
-            if dict[w] == nil { dict[w] = i }
+            initialized = v
         }
         pass.wait()
-        if bad { throw EmbeddingError.notAnEmbedding(path: path) }
-        words = list
-        index = dict
+        if built.bad { throw EmbeddingError.notAnEmbedding(path: path) }
+        words = built.list
+        index = built.index
         rows = matrixRows
-        norms = n
-        inverseNorms = n.map { $0 > 0 ? 1 / $0 : 0 }
     }
 
     public var count: Int { words.count }
@@ -143,7 +147,7 @@ public final class EmbeddingIndex: @unchecked Sendable {
             for w in words {
                 let i = try row(w)
                 exclude.insert(i)
-                let scale = weight / max(norms[i], .leastNormalMagnitude)
+                let scale = weight * inverseNorms[i]
                 for j in 0..<dim { mean[j] += scale * rows[i * dim + j] }
             }
         }
