@@ -280,8 +280,9 @@ extension KerasGraphBuilder {
             mean = [Float(m)]; variance = [Float(v)]
         } else {
             let key = weights.key(names: layerPath, storage: storagePath(layerPath))
-            let found = try weights.variables(of: key) ?? []
-            usedWeightPaths.insert(key)
+            let stored = try weights.variables(of: key)
+            let found = stored?.variables ?? []
+            if let stored { usedWeightPaths.insert(stored.path) }
             let byName = Dictionary(found.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
             guard let m = byName["mean"] ?? byName["0"], let v = byName["variance"] ?? byName["1"] else {
                 problems.append("layer '\(name)': missing weights 'mean' and 'variance'")

@@ -114,8 +114,9 @@ final class KerasGraphBuilder {
         if let cached = layerWeights[layerPath] { return cached }
         let label = layerPath.joined(separator: "/")
         let key = weights.key(names: layerPath, storage: storagePath(layerPath))
-        let found = try weights.variables(of: key) ?? []
-        if !found.isEmpty { usedWeightPaths.insert(key) }
+        let stored = try weights.variables(of: key)
+        let found = stored?.variables ?? []
+        if let stored, !found.isEmpty { usedWeightPaths.insert(stored.path) }
         var result: [String: String] = [:]
         let synonyms: [String: [String]] = ["kernel": ["kernel", "depthwise_kernel"], "depthwise_kernel": ["depthwise_kernel", "kernel"]]
         for (i, exp) in expected.enumerated() {

@@ -93,7 +93,7 @@ public enum KerasImporter {
         var inputs: [ValueInfo] = []
         let outs = try builder.build(parsed.model, prefix: [], bound: nil, graphInputs: &inputs)
 
-        for p in try weights.allLayerPaths() where !builder.usedWeightPaths.contains(p) && !builder.usedWeightPaths.contains(where: { $0.last == p.last }) {
+        for p in try weights.allLayerPaths() where !builder.usedWeightPaths.contains(p) {
             builder.problems.append("layer '\(p.joined(separator: "/"))': weights in the file but no such layer in the architecture")
         }
         guard builder.problems.isEmpty else { throw KerasError.weightMismatch(path: path, problems: builder.problems) }

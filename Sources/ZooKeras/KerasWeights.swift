@@ -7,8 +7,10 @@ protocol WeightSource {
     /// The key this source files a layer under: its names (legacy HDF5) or its
     /// storage names (Keras 3), outer model first.
     func key(names: [String], storage: [String]) -> [String]
-    /// Variables of the layer with `key`, each with its name ("kernel", or "0" for Keras 3 positions).
-    func variables(of key: [String]) throws -> [(name: String, tensor: Tensor)]?
+    /// Variables of the layer with `key`, each with its name ("kernel", or "0"
+    /// for Keras 3 positions), and the layer path they were found under (one
+    /// of `allLayerPaths()`), so unused weights can be told apart exactly.
+    func variables(of key: [String]) throws -> (path: [String], variables: [(name: String, tensor: Tensor)])?
     /// Every layer path that has weights, for reporting unused weights.
     func allLayerPaths() throws -> [[String]]
 }
@@ -55,13 +57,13 @@ struct LegacyH5Weights: WeightSource {
         return out
     }
 
-    func variables(of path: [String]) throws -> [(name: String, tensor: Tensor)]? {
+    func variables(of path: [String]) throws -> (path: [String], variables: [(name: String, tensor: Tensor)])? {
         // Nested layers may be stored under the outer model's group ([outer, inner])
         // or under their own name at top level ([inner]).
         let candidates = [path, path.count > 1 ? [path[0], path.last!] : path, [path.last!]]
         for key in candidates {
             if let entries = index[key] {
-                return try entries.map { v, p, g in (v, try Self.read(g, p)) }
+                return (key, try entries.map { v, p, g in (v, try Self.read(g, p)) })
             }
         }
         return nil
@@ -83,7 +85,7 @@ struct V3Weights: WeightSource {
 
     func key(names: [String], storage: [String]) -> [String] { storage }
 
-    func variables(of path: [String]) throws -> [(name: String, tensor: Tensor)]? {
+    func variables(of path: [String]) throws -> (path: [String], variables: [(name: String, tensor: Tensor)])? {
         var g = root
         for name in path {
             guard try g.has("layers") else { return nil }
@@ -91,10 +93,10 @@ struct V3Weights: WeightSource {
             guard try layers.has(name) else { return nil }
             g = try layers.group(name)
         }
-        guard try g.has("vars") else { return [] }
+        guard try g.has("vars") else { return (path, []) }
         let vars = try g.group("vars")
         let names = try vars.members().compactMap(Int.init).sorted()
-        return try names.map { ("\($0)", try vars.readFloats(String($0))) }
+        return (path, try names.map { ("\($0)", try vars.readFloats(String($0))) })
     }
 
     func allLayerPaths() throws -> [[String]] {
