@@ -162,13 +162,16 @@ public final class InferenceSession: @unchecked Sendable {
     private func tensor(from v: RValue, dtype: DType?) throws -> Tensor {
         switch v {
         case .floats(let p, let shape, _):
+            // One copy out of the pooled buffer, converting as it goes.
             let n = shape.reduce(1, *)
-            let values = Array(UnsafeBufferPointer(start: p, count: n))
-            switch dtype ?? .f32 {
-            case .f64: return try Tensor(dtype: .f64, shape: shape, storage: values.map(Double.init).withUnsafeBytes { TensorStorage(copying: $0) })
-            case .f16: return try Tensor(dtype: .f16, shape: shape, storage: values.map { Float16($0).bitPattern }.withUnsafeBytes { TensorStorage(copying: $0) })
-            default: return try Tensor(floats: values, shape: shape)
+            let to = dtype ?? .f32
+            let storage: TensorStorage
+            switch to {
+            case .f64: storage = TensorStorage(count: n * 8) { out in for i in 0..<n { out.storeBytes(of: Double(p[i]), toByteOffset: i * 8, as: Double.self) } }
+            case .f16: storage = TensorStorage(count: n * 2) { out in for i in 0..<n { out.storeBytes(of: Float16(p[i]).bitPattern, toByteOffset: i * 2, as: UInt16.self) } }
+            default: storage = TensorStorage(copying: UnsafeRawBufferPointer(start: p, count: n * 4))
             }
+            return try Tensor(dtype: to == .f64 || to == .f16 ? to : .f32, shape: shape, storage: storage)
         case .ints(let values, let shape):
             switch dtype ?? .i64 {
             case .i32: return try Tensor(dtype: .i32, shape: shape, storage: values.map { Int32(truncatingIfNeeded: $0) }.withUnsafeBytes { TensorStorage(copying: $0) })

@@ -85,10 +85,11 @@ import ZooONNX
         let model = try ONNXImporter.load(path: Manifest.path("vgg_block.onnx"))
         let session = try InferenceSession(model: model)
         let bad = try Tensor(floats: [Float](repeating: 0, count: 3 * 5 * 5), shape: [1, 3, 5, 5])
-        #expect(throws: RuntimeError.self) { try session.run([model.graph.inputs[0].name: bad]) }
-        do { _ = try session.run([model.graph.inputs[0].name: bad]) } catch {
-            #expect(error.localizedDescription.contains("input '\(model.graph.inputs[0].name)'"))
-        }
+        let input = model.graph.inputs[0]
+        let e = #expect(throws: RuntimeError.self) { try session.run([input.name: bad]) }
+        let message = e?.localizedDescription ?? ""
+        #expect(message.contains("input '\(input.name)'"), "\(message)")
+        #expect(message.contains(ShapeMath.describe(input.shape)), "expected shape missing: \(message)")
         let wrongType = try Tensor(dtype: .f64, shape: [1], bytes: [UInt8](repeating: 0, count: 8))
         #expect(throws: RuntimeError.inputDType(name: model.graph.inputs[0].name, expected: .f32, actual: .f64)) {
             try session.run([model.graph.inputs[0].name: wrongType])
