@@ -80,47 +80,33 @@ struct Convert: ParsableCommand {
             }
             if inProcess { try becomeWorker() }
             let start = DispatchTime.now()
-            // The source hash runs beside import and the data pass; the writer
-            // collects it just before it writes the header.
-            var sourceDigest: SourceDigest?
+            if format == .keras, let arch, !FileManager.default.isReadableFile(atPath: arch) {
+                throw CLIError(message: "\(arch): cannot read the architecture file", code: .inputError)
+            }
+            // Mapped once: the source hash and the importer read the same pages.
+            // The hash runs beside import and the data pass; the writer collects
+            // it just before it writes the header.
+            let mapped: MappedFile
+            do { mapped = try MappedFile(path: model) } catch let e as ZooCoreError {
+                throw CLIError(message: e.localizedDescription, code: .inputError)
+            }
+            let sourceDigest = SourceDigest(file: mapped)
             let imported: (card: ModelCard, graph: Graph, items: [ZooWriter.Item])
             switch format {
             case .onnx:
-                let mapped: MappedFile
-                do { mapped = try MappedFile(path: model) } catch let e as ZooCoreError {
-                    throw CLIError(message: e.localizedDescription, code: .inputError)
-                }
-                sourceDigest = SourceDigest(file: mapped)
                 let m = try ONNXImporter.load(path: model, mapped: mapped, options: .init(name: name, hashSource: false))
                 imported = (m.card, m.graph, m.tensors.map { ZooWriter.Item(name: $0.name, tensor: $0.tensor) })
             case .keras:
-                guard arch == nil || FileManager.default.isReadableFile(atPath: arch!) else {
-                    throw CLIError(message: "\(arch!): cannot read the architecture file", code: .inputError)
-                }
-                let mapped: MappedFile
-                do { mapped = try MappedFile(path: model) } catch let e as ZooCoreError {
-                    throw CLIError(message: e.localizedDescription, code: .inputError)
-                }
-                sourceDigest = SourceDigest(file: mapped)
                 let m = try KerasImporter.load(path: model, mapped: mapped, options: .init(architecture: arch, name: name, hashSource: false))
                 imported = (m.card, m.graph, m.tensors.map { ZooWriter.Item(name: $0.name, tensor: $0.tensor) })
             case .embedding:
-                // Mapped once: the source hash and (for a plain word2vec binary)
-                // the importer read the same pages.
-                let mapped: MappedFile
-                do { mapped = try MappedFile(path: model) } catch let e as ZooCoreError {
-                    throw CLIError(message: e.localizedDescription, code: .inputError)
-                }
-                sourceDigest = SourceDigest(file: mapped)
                 let p = try EmbeddingImporter.prepare(path: model, mapped: mapped, member: member, name: name, half: f16)
                 imported = (p.card, Graph(), p.items)
             }
             let importedAt = DispatchTime.now()
             let out = output ?? ModelFileName.stem(model) + ".zoo"
             let result = try ZooWriter.write(card: imported.card, graph: imported.graph, items: imported.items,
-                                             to: URL(fileURLWithPath: out), completeCard: sourceDigest.map { digest in
-                { card in card.source?.sha256 = try digest.value() }
-            })
+                                             to: URL(fileURLWithPath: out), completeCard: { card in card.source?.sha256 = try sourceDigest.value() })
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
             if timing {
                 let importSeconds = Double(importedAt.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
