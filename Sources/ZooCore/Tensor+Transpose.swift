@@ -3,8 +3,9 @@ extension Tensor {
     /// Used by importers to bring weights into the IR's layout (e.g. HWIO → OIHW).
     public func transposed(_ perm: [Int]) throws -> Tensor {
         precondition(perm.count == shape.count && Set(perm) == Set(0..<shape.count), "perm \(perm) does not permute rank \(shape.count)")
-        let storage = TensorStorage(count: byteCount) { out in
-            guard let dst = out.baseAddress, let src = bytes.baseAddress, elementCount > 0 else { return }
+        // Every output element is written once by the strided copy.
+        let storage = TensorStorage(count: byteCount, zeroed: false) { out in
+            guard let dst = out.baseAddress, let src = bytes.baseAddress else { return }
             func move<T>(_: T.Type) {
                 StridedCopy.transpose(src.assumingMemoryBound(to: T.self), shape: shape, perm: perm, to: dst.assumingMemoryBound(to: T.self))
             }

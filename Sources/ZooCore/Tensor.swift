@@ -25,10 +25,12 @@ public final class TensorStorage: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: p, count: source.count)
     }
 
-    /// Allocates `count` zeroed bytes and lets `fill` write them once.
-    public init(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
+    /// Allocates `count` bytes and lets `fill` write them. They start zeroed
+    /// unless the caller says `fill` writes every byte (`zeroed: false`), so
+    /// big buffers are not written twice.
+    public init(count: Int, zeroed: Bool = true, fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
         let p = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: Self.alignment)
-        p.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
+        if zeroed { p.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1)) }
         allocation = p
         owner = nil
         bytes = UnsafeRawBufferPointer(start: p, count: count)

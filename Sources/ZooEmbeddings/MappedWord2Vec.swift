@@ -173,7 +173,7 @@ struct SourceRows: TensorPayload {
 
     /// The rows copied into one contiguous matrix (for in-memory models).
     func assembled() -> TensorStorage {
-        TensorStorage(count: byteCount) { out in
+        TensorStorage(count: byteCount, zeroed: false) { out in
             var at = 0
             forEachPiece(in: 0..<byteCount) { piece in
                 (out.baseAddress! + at).copyMemory(from: piece.baseAddress!, byteCount: piece.count)

@@ -167,8 +167,8 @@ public final class InferenceSession: @unchecked Sendable {
             let to = dtype ?? .f32
             let storage: TensorStorage
             switch to {
-            case .f64: storage = TensorStorage(count: n * 8) { out in for i in 0..<n { out.storeBytes(of: Double(p[i]), toByteOffset: i * 8, as: Double.self) } }
-            case .f16: storage = TensorStorage(count: n * 2) { out in for i in 0..<n { out.storeBytes(of: Float16(p[i]).bitPattern, toByteOffset: i * 2, as: UInt16.self) } }
+            case .f64: storage = TensorStorage(count: n * 8, zeroed: false) { out in for i in 0..<n { out.storeBytes(of: Double(p[i]), toByteOffset: i * 8, as: Double.self) } }
+            case .f16: storage = TensorStorage(count: n * 2, zeroed: false) { out in for i in 0..<n { out.storeBytes(of: Float16(p[i]).bitPattern, toByteOffset: i * 2, as: UInt16.self) } }
             default: storage = TensorStorage(copying: UnsafeRawBufferPointer(start: p, count: n * 4))
             }
             return try Tensor(dtype: to == .f64 || to == .f16 ? to : .f32, shape: shape, storage: storage)
