@@ -66,8 +66,8 @@ public enum ZooWriter {
     /// `completeCard`, when given, runs after the tensor data is written and
     /// before the header is built: slow card fields (the source file's
     /// SHA-256) can be computed alongside the data pass. The header is rebuilt
-    /// from the completed card; its length must stay what the placeholder pass
-    /// predicted.
+    /// from the completed card; it may change length as long as the data
+    /// section (page-aligned after it) stays where the placeholder put it.
     @discardableResult
     public static func write(card: ModelCard, graph: Graph, items: [Item], to url: URL,
                              threads: Int = ProcessInfo.processInfo.activeProcessorCount,
@@ -122,9 +122,13 @@ public enum ZooWriter {
                 if let pending = item.payload.precomputedSHA256 { digests.set(i, try pending()) }
             }
             try completeCard?(&card)
-            layout = try plan(card: card, graph: graph, tensors: shapes, digests: (0..<items.count).map(digests.value))
-            guard layout.header.count == placeholder.header.count else {
-                throw ZooFormatError.invalidModel(detail: "header length changed between passes (completeCard must keep field lengths)")
+            // The table is the placeholder's with the real digests; only the
+            // data section's start must not move (the file is zeros up to it).
+            var entries = placeholder.entries
+            for i in entries.indices { entries[i].sha256 = digests.value(i) }
+            layout = try assemble(FileHeader(card: card, graph: graph, tensors: entries, dataLength: placeholder.dataLength))
+            guard layout.dataOffset == placeholder.dataOffset else {
+                throw ZooFormatError.invalidModel(detail: "the completed header moved the data section (completeCard added too much to the card)")
             }
             try out.write(layout.preamble + layout.header, at: 0)
             guard fsync(fd) == 0 else { throw ZooFormatError.io(path: tmp, operation: "fsync", errno: errno) }

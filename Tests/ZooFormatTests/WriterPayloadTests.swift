@@ -81,6 +81,22 @@ import ZooCore
         }
     }
 
+    @Test func completedCardMayChangeTheHeaderLengthButNotMoveTheData() throws {
+        let dir = try TempDir()
+        let model = try Samples.tinyMLP()
+        let ok = dir.file("ok.zoo")
+        let written = try ZooWriter.write(model, to: ok, completeCard: { $0.license = "MIT" })
+        let f = try ZooFile(path: ok.path)
+        #expect(f.card.license == "MIT")
+        #expect(f.digest == written.digest)
+        #expect(f.verify().intact)
+        let moved = dir.file("moved.zoo")
+        #expect(throws: ZooFormatError.self) {
+            try ZooWriter.write(model, to: moved, completeCard: { $0.license = String(repeating: "x", count: 8192) })
+        }
+        #expect(!FileManager.default.fileExists(atPath: moved.path))
+    }
+
     @Test func payloadWhoseSizeDisagreesWithItsShapeIsRefusedAndNothingIsWritten() throws {
         let dir = try TempDir()
         let item = ZooWriter.Item(name: "m", dtype: .f32, shape: [2, 3],
