@@ -7,23 +7,9 @@ import ZooCore
 /// A header that repeats a key in one object could be read two ways under one
 /// digest (Foundation keeps one value, other libraries the other); readers refuse it.
 @Suite struct DuplicateKeyTests {
-    /// `file` with its header replaced by `header` (length and digest fixed up).
-    func rewrap(_ file: [UInt8], header: [UInt8]) throws -> [UInt8] {
-        let pre = ZooFormatSpec.preambleSize
-        let oldLength = Int(UInt64(littleEndian: file.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self) }))
-        let oldData = ZooFormatSpec.dataOffset(headerLength: oldLength)!
-        var out = Array(file[0..<pre])
-        withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.replaceSubrange(16..<24, with: $0) }
-        out.replaceSubrange(24..<56, with: Array(SHA256.hash(data: header)))
-        out += header
-        let newData = ZooFormatSpec.dataOffset(headerLength: header.count)!
-        out += [UInt8](repeating: 0, count: newData - out.count)
-        return out + file[oldData...]
-    }
-
     func header(of file: [UInt8]) -> String {
-        let length = Int(UInt64(littleEndian: file.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self) }))
-        return String(decoding: file[ZooFormatSpec.preambleSize..<(ZooFormatSpec.preambleSize + length)], as: UTF8.self)
+        let n = headerLength(of: file)
+        return String(decoding: file[ZooFormatSpec.preambleSize..<(ZooFormatSpec.preambleSize + n)], as: UTF8.self)
     }
 
     @Test func rewrappedHeaderWithoutChangesStillOpens() throws {

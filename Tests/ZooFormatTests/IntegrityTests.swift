@@ -48,8 +48,17 @@ import ZooCore
         let dir = try TempDir()
         let url = dir.file("m.zoo")
         try ZooWriter.write(try Samples.tinyMLP(), to: url)
+        // Damage one tensor after writing: opening does not hash anything, the
+        // first use of that tensor does, and verify: false skips the check.
+        var bytes = Array(try Data(contentsOf: url))
+        let entry = try #require(try ZooFile(bytes: bytes).entries.first { $0.name == "fc2.bias" })
+        let at = try ZooFile(bytes: bytes).dataOffset + entry.offset
+        bytes[at] ^= 0x01
+        try Data(bytes).write(to: url)
         let f = try ZooFile(path: url.path)
-        #expect(try f.tensor(named: "fc2.bias").shape == [3])
+        #expect(try f.tensor(named: "fc1.bias").shape == [8])
+        #expect(throws: ZooFormatError.self) { _ = try f.tensor(named: "fc2.bias") }
+        #expect(try f.tensor(named: "fc2.bias", verify: false).shape == [3])
         #expect(throws: ZooFormatError.tensorNotFound(path: url.path, tensor: "nope")) { _ = try f.tensor(named: "nope") }
     }
 

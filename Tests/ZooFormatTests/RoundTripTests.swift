@@ -64,8 +64,7 @@ import ZooCore
     @Test func modelDigestIsTheSHA256OfTheHeaderBytes() throws {
         let bytes = try ZooWriter.encode(try Samples.tinyMLP())
         let f = try ZooFile(bytes: bytes)
-        let headerLength = Int(bytes[16..<24].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
-        let header = Array(bytes[128..<(128 + headerLength)])
+        let header = Array(bytes[128..<(128 + headerLength(of: bytes))])
         #expect(f.digest == "sha256:" + sha256Hex(header))
     }
 

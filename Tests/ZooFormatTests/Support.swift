@@ -89,3 +89,20 @@ func openError(_ bytes: [UInt8]) -> ZooFormatError? {
 func sha256Hex(_ bytes: [UInt8]) -> String {
     SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
 }
+
+/// The header length a file's preamble declares (bytes 16..<24, little-endian).
+func headerLength(of file: [UInt8]) -> Int {
+    Int(file.withUnsafeBytes { $0.loadLE(UInt64.self, at: 16) })
+}
+
+/// `file` with its header replaced by `header`: length and digest fixed up, data section moved to match.
+func rewrap(_ file: [UInt8], header: [UInt8]) throws -> [UInt8] {
+    let pre = ZooFormatSpec.preambleSize
+    let oldData = ZooFormatSpec.dataOffset(headerLength: headerLength(of: file))!
+    var out = Array(file[0..<pre])
+    withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.replaceSubrange(16..<24, with: $0) }
+    out.replaceSubrange(24..<56, with: Array(SHA256.hash(data: header)))
+    out += header
+    out += [UInt8](repeating: 0, count: ZooFormatSpec.dataOffset(headerLength: header.count)! - out.count)
+    return out + file[oldData...]
+}

@@ -13,7 +13,7 @@ import ZooCore
         valid = try ZooWriter.encode(model)
     }
 
-    var headerLength: Int { Int(valid[16..<24].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }) }
+    var headerLength: Int { ZooFormatTests.headerLength(of: valid) }
 
     func setHeaderLength(_ bytes: inout [UInt8], _ value: UInt64) {
         withUnsafeBytes(of: value.littleEndian) { for (i, b) in $0.enumerated() { bytes[16 + i] = b } }
