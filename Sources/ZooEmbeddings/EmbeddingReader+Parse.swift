@@ -136,7 +136,9 @@ final class TextParser {
     private var line = 0
     private var declared: Int?
     private var started = false
-    private var floats: [Float] = []
+    /// Per-line buffers, reused so a line allocates nothing.
+    private var fields: [Range<Int>] = []
+    private var scratch = [CChar](repeating: 0, count: 64)
 
     init(builder: EmbeddingBuilder, path: String, header: Header) {
         self.builder = builder
@@ -174,7 +176,7 @@ final class TextParser {
         guard end > 0 else { return }
         let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<end])
         // Field boundaries, from the end (the word may contain spaces).
-        var fields: [Range<Int>] = []
+        fields.removeAll(keepingCapacity: true)
         var i = end
         while i > 0 {
             var j = i
@@ -205,23 +207,21 @@ final class TextParser {
         guard fields.count == d, i > 0 else {
             throw EmbeddingError.ragged(path: path, line: line, found: i > 0 ? fields.count : fields.count - 1, expected: d)
         }
-        // Everything before the last D fields is the word.
-        let word = decodeIgnoringErrors(bytes[0..<i])
-        if floats.count != d { floats = Array(repeating: 0, count: d) }
-        var scratch = [CChar](repeating: 0, count: 64)
+        // Everything before the last D fields is the word; the numbers go
+        // straight into the matrix row (fields are collected last first).
+        let row = builder.nextRow()
         for (k, r) in fields.reversed().enumerated() {
             guard r.count < 63 else { throw EmbeddingError.badNumber(path: path, line: line, field: String(decoding: bytes[r].prefix(20), as: UTF8.self)) }
-            for (m, b) in bytes[r].enumerated() { scratch[m] = CChar(bitPattern: b) }
-            scratch[r.count] = 0
-            var endPtr: UnsafeMutablePointer<CChar>?
-            let v = scratch.withUnsafeMutableBufferPointer { p -> Float in
+            let parsed: Float? = scratch.withUnsafeMutableBufferPointer { p in
+                for (m, b) in bytes[r].enumerated() { p[m] = CChar(bitPattern: b) }
+                p[r.count] = 0
+                var endPtr: UnsafeMutablePointer<CChar>?
                 let v = strtof(p.baseAddress!, &endPtr)
-                if endPtr != p.baseAddress! + r.count { endPtr = nil }
-                return v
+                return endPtr == p.baseAddress! + r.count ? v : nil
             }
-            guard endPtr != nil else { throw EmbeddingError.badNumber(path: path, line: line, field: String(decoding: bytes[r], as: UTF8.self)) }
-            floats[k] = v
+            guard let v = parsed else { throw EmbeddingError.badNumber(path: path, line: line, field: String(decoding: bytes[r], as: UTF8.self)) }
+            row[k] = v
         }
-        floats.withUnsafeBufferPointer { src in builder.add(word) { $0.update(from: src.baseAddress!, count: d) } }
+        builder.commit(decodeIgnoringErrors(bytes[0..<i]))
     }
 }

@@ -51,13 +51,6 @@ final class EmbeddingBuilder {
         capacity = n
     }
 
-    /// Adds a word; `fill` writes its D floats.
-    func add(_ word: String, _ fill: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
-        if rows == capacity { reserve(capacity * 2) }
-        try fill(matrix! + rows * dim)
-        commit(word)
-    }
-
     /// The row the next word's vector goes to (the binary parser copies bytes straight in).
     func nextRow() -> UnsafeMutablePointer<Float> {
         if rows == capacity { reserve(capacity * 2) }
