@@ -207,15 +207,17 @@ extension InferenceSession {
             let axis = int("axis")
             let shapes = ins.map { $0!.shape }
             if ins.allSatisfy({ $0!.isInt }) {
-                // Integer tensors are shape-sized: concatenate block by block.
-                var all: [[Int64]] = []
-                for i in ins.indices { all.append(try intsIn(i)) }
-                let outer = shapes[0][0..<axis].reduce(1, *)
-                let blocks = shapes.map { $0[axis...].reduce(1, *) }
-                var y: [Int64] = []
-                y.reserveCapacity(count)
-                for o in 0..<outer {
-                    for (k, v) in all.enumerated() { y += v[(o * blocks[k])..<((o + 1) * blocks[k])] }
+                // Integer tensors (shape-sized) go through the same generic kernel.
+                let all = try ins.indices.map { try intsIn($0) }
+                let flat = all.flatMap { $0 }
+                let starts = all.reduce(into: [0]) { $0.append($0.last! + $1.count) }
+                let y = [Int64](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    flat.withUnsafeBufferPointer { src in
+                        if let base = src.baseAddress, let dst = buffer.baseAddress {
+                            DataKernel.concat(all.indices.map { base + starts[$0] }, shapes: shapes, axis: axis, to: dst)
+                        }
+                    }
+                    initialized = count
                 }
                 results = [.ints(y, shape: out)]
             } else {
