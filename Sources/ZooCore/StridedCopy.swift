@@ -18,17 +18,24 @@ public enum StridedCopy {
                 for i in 0..<inner { dst[out + i] = src[off + i * innerStride] }
             }
             out += inner
-            var d = rank - 2
-            while d >= 0 {
-                idx[d] += 1
-                off += strides[d]
-                if idx[d] < shape[d] { break }
-                off -= strides[d] * idx[d]
-                idx[d] = 0
-                d -= 1
-            }
-            if d < 0 { break }
+            if !advance(&idx, &off, shape: shape, strides: strides, through: rank - 2) { break }
         }
+    }
+
+    /// Steps a row-major multi-index over `shape` (axes `0...last`) by one and
+    /// keeps `offset` = Σ index·`strides` in step; false once every index wrapped.
+    @inlinable @inline(__always)
+    public static func advance(_ idx: inout [Int], _ offset: inout Int, shape: [Int], strides: [Int], through last: Int) -> Bool {
+        var d = last
+        while d >= 0 {
+            idx[d] += 1
+            offset += strides[d]
+            if idx[d] < shape[d] { return true }
+            offset -= strides[d] * idx[d]
+            idx[d] = 0
+            d -= 1
+        }
+        return false
     }
 
     /// Row-major strides of `shape`, in elements.

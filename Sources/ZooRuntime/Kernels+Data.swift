@@ -68,6 +68,8 @@ enum DataKernel {
         let st = StridedCopy.contiguousStrides(shape)
         let total = outShape.reduce(1, *)
         var idx = Array(repeating: 0, count: rank)
+        var unused = 0
+        let noStrides = Array(repeating: 0, count: rank)
         for o in 0..<total {
             var off = 0
             var inside = true
@@ -77,13 +79,7 @@ enum DataKernel {
                 off += s * st[d]
             }
             y[o] = inside ? x[off] : value
-            var d = rank - 1
-            while d >= 0 {
-                idx[d] += 1
-                if idx[d] < outShape[d] { break }
-                idx[d] = 0
-                d -= 1
-            }
+            _ = StridedCopy.advance(&idx, &unused, shape: outShape, strides: noStrides, through: rank - 1)
         }
     }
 }

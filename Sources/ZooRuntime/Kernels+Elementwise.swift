@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import ZooCore
 
 protocol BinaryOp { static func apply(_ a: Float, _ b: Float) -> Float }
 enum AddOp: BinaryOp { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a + b } }
@@ -166,27 +167,17 @@ enum Elementwise {
 
     /// Mean over `axes` of a tensor of `shape` into `y` (keepdims does not change the data).
     static func reduceMean(_ x: UnsafePointer<Float>, shape: [Int], axes: Set<Int>, y: UnsafeMutablePointer<Float>, outCount: Int) {
-        var outStrides = Array(repeating: 0, count: shape.count)
-        var acc = 1
-        for d in stride(from: shape.count - 1, through: 0, by: -1) where !axes.contains(d) {
-            outStrides[d] = acc
-            acc *= shape[d]
-        }
+        // Each input element adds into the output element at its index with
+        // the reduced axes dropped (stride 0 along them).
+        let kept = StridedCopy.contiguousStrides(shape.indices.map { axes.contains($0) ? 1 : shape[$0] })
+        let outStrides = shape.indices.map { axes.contains($0) ? 0 : kept[$0] }
         let total = shape.reduce(1, *)
         for i in 0..<outCount { y[i] = 0 }
         var idx = Array(repeating: 0, count: shape.count)
         var off = 0
         for i in 0..<total {
             y[off] += x[i]
-            var d = shape.count - 1
-            while d >= 0 {
-                idx[d] += 1
-                off += outStrides[d]
-                if idx[d] < shape[d] { break }
-                off -= outStrides[d] * idx[d]
-                idx[d] = 0
-                d -= 1
-            }
+            _ = StridedCopy.advance(&idx, &off, shape: shape, strides: outStrides, through: shape.count - 1)
         }
         let n = Float(total / max(outCount, 1))
         for i in 0..<outCount { y[i] /= n }
