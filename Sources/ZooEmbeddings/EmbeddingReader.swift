@@ -69,8 +69,7 @@ final class EmbeddingBuilder {
         let n = rows * dim
         let matrixTensor: Tensor
         if half {
-            let values = UnsafeBufferPointer(start: matrix, count: n).map { Float16($0).bitPattern }
-            matrixTensor = try Tensor(dtype: .f16, shape: [rows, dim], storage: values.withUnsafeBytes { TensorStorage(copying: $0) })
+            matrixTensor = try Tensor(dtype: .f16, shape: [rows, dim], storage: halfStorage(UnsafeBufferPointer(start: matrix, count: n)))
         } else {
             // Hand the buffer over instead of copying gigabytes.
             let storage = TensorStorage(adopting: UnsafeMutableRawPointer(matrix!), count: n * 4)
@@ -85,6 +84,14 @@ final class EmbeddingBuilder {
             ("embedding.offsets", try Tensor(dtype: .i64, shape: [vocabulary.offsets.count],
                                              storage: vocabulary.offsets.withUnsafeBytes { TensorStorage(copying: $0) })),
         ])
+    }
+}
+
+/// float32 values narrowed to float16 bits, written once into their storage.
+func halfStorage(_ values: UnsafeBufferPointer<Float>) -> TensorStorage {
+    TensorStorage(count: values.count * 2, zeroed: false) { out in
+        let h = out.bindMemory(to: UInt16.self)
+        for (i, v) in values.enumerated() { h[i] = Float16(v).bitPattern }
     }
 }
 

@@ -227,8 +227,7 @@ extension EmbeddingImporter {
         let f32 = SourceRows(file: mapped, starts: scan.rowStarts, rowBytes: dim * 4, digest: nil).assembled()
         let matrix: Tensor
         if half {
-            let values = f32.bytes.bindMemory(to: Float.self).map { Float16($0).bitPattern }
-            matrix = try Tensor(dtype: .f16, shape: [rows, dim], storage: values.withUnsafeBytes { TensorStorage(copying: $0) })
+            matrix = try Tensor(dtype: .f16, shape: [rows, dim], storage: halfStorage(f32.bytes.bindMemory(to: Float.self)))
         } else {
             matrix = try Tensor(dtype: .f32, shape: [rows, dim], storage: f32)
         }

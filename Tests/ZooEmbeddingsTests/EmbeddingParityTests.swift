@@ -120,6 +120,20 @@ struct EmbeddingManifest: Decodable {
         #expect(zip(queen, expected).allSatisfy { abs(Double($0) - $1) < 1e-6 })
     }
 
+    /// --f16 stores the matrix as float16, from the mapped path (.bin) and the
+    /// streaming one (.bin.gz); gensim's vectors come back within half precision.
+    @Test(arguments: ["w2v.bin", "w2v.bin.gz"])
+    func halfPrecisionKeepsGensimVectorsToFloat16Accuracy(_ file: String) throws {
+        let f = EmbeddingManifest.shared.files.first { $0.file == file }!
+        let model = try EmbeddingImporter.load(path: EmbeddingManifest.path(file), half: true)
+        #expect(model.tensor(named: "embedding.matrix")?.dtype == .f16)
+        let index = try EmbeddingIndex(model: model)
+        for (word, v) in try #require(f.vectors) {
+            let got = try index.vector(word)
+            #expect(got.count == v.count && zip(got, v).allSatisfy { abs(Double($0) - $1) <= 1e-3 * max(1, abs($1)) }, "\(file): \(word)")
+        }
+    }
+
     @Test func zipWithSeveralMembersAsksForOne() {
         #expect(throws: EmbeddingError.self) { _ = try EmbeddingImporter.load(path: EmbeddingManifest.path("glove.zip")) }
     }
