@@ -50,7 +50,7 @@ public final class ZooFile: @unchecked Sendable {
         self.owner = owner
         self.path = path
         self.card = s.header.card
-        self.graph = s.header.graph
+        self.graph = s.minor == 0 ? Self.upgradeFromMinor0(s.header.graph) : s.header.graph
         self.entries = s.header.tensors
         self.digest = s.digest
         self.majorVersion = s.major
@@ -193,5 +193,21 @@ public struct VerificationReport: Sendable, Codable, Equatable {
         try c.encode(bytesHashed, forKey: .bytesHashed)
         try c.encode(damage, forKey: .damage)
         try c.encode(intact, forKey: .intact)
+    }
+}
+
+extension ZooFile {
+    /// Version 1.0 files stored Slice bounds pre-clamped, where an end of −1
+    /// going backward meant "before index 0"; from 1.1 bounds keep ONNX's
+    /// meaning (−1 is the last index), so such ends become a bound before the start.
+    static func upgradeFromMinor0(_ g: Graph) -> Graph {
+        var g = g
+        for i in g.nodes.indices where g.nodes[i].op == "Slice" {
+            guard case .ints(var ends)? = g.nodes[i].attributes["ends"], case .ints(let steps)? = g.nodes[i].attributes["steps"],
+                  steps.count == ends.count else { continue }
+            for j in ends.indices where steps[j] < 0 && ends[j] == -1 { ends[j] = -(1 << 62) }
+            g.nodes[i].attributes["ends"] = .ints(ends)
+        }
+        return g
     }
 }

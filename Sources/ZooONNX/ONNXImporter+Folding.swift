@@ -95,10 +95,11 @@ extension ImportSession {
             try defineFolded(y, like: x, elements: out, shape: outShape, inputs: present)
         case ("Slice", _):
             let data = try shape(x, n).concrete!
-            let p = try sliceParameters(n, rank: data.count) { data[$0] }
+            let p = try sliceParameters(n, rank: data.count)
             var ranges: [[Int]] = data.map { Array(0..<$0) }
             for (j, a) in p.axes.enumerated() {
-                ranges[a] = Array(stride(from: p.starts[j], to: p.ends[j], by: p.steps[j]))
+                let c = MovementOps.clampSlice(start: p.starts[j], end: p.ends[j], step: p.steps[j], size: data[a])
+                ranges[a] = (0..<c.count).map { c.start + $0 * p.steps[j] }
             }
             let strides = rowMajorStrides(data)
             var indices: [Int] = [0]
@@ -159,7 +160,7 @@ extension ImportSession {
             if let v = t.intValues { return v.map(SymDim.init) }
             // Non-integer constants are moved around by index, not value: encode
             // the element position and map back in `defineFolded`.
-            return (0..<t.elementCount).map { SymDim(symbol: "#elem", coeff: $0) }
+            return (0..<t.elementCount).map { SymDim(symbol: "#elem").adding(SymDim($0))! }
         default: throw ONNXError.notStatic(path: path, node: n.name, value: name)
         }
     }
@@ -175,7 +176,7 @@ extension ImportSession {
             bytes.reserveCapacity(elements.count * t.dtype.itemSize)
             if sources.count == 1 {
                 for e in elements {
-                    let i = e.coeff * t.dtype.itemSize
+                    let i = e.constant * t.dtype.itemSize
                     bytes += t.bytes[i..<(i + t.dtype.itemSize)]
                 }
             } else {
@@ -186,8 +187,8 @@ extension ImportSession {
         }
         var dtype = DType.i64
         if case .constant(let t)? = lookup(source) { dtype = t.dtype }
-        if elements.allSatisfy({ $0.symbol == nil }) {
-            try define(y, .constant(try Tensor.make(dtype, shape: shape, values: elements.map { Double($0.coeff) })))
+        if elements.allSatisfy(\.isFixed) {
+            try define(y, .constant(try Tensor.make(dtype, shape: shape, values: elements.map { Double($0.constant) })))
         } else {
             try define(y, .symbolic(elements, shape: shape))
         }
@@ -232,15 +233,17 @@ extension ImportSession {
         return shape
     }
 
+    /// Integer arithmetic on shape elements (int64 Div truncates, as ONNX does).
     func arithmetic(_ op: String, _ a: SymDim, _ b: SymDim) -> SymDim? {
         switch op {
         case "Mul": return a.times(b)
         case "Div":
-            if a.symbol == nil, b.symbol == nil { return b.coeff == 0 ? nil : SymDim(a.coeff / b.coeff) }
+            if let x = a.value, let y = b.value { return y == 0 ? nil : SymDim(x / y) }
+            // Dimensions are non-negative, so floor and truncation agree.
+            if let y = b.value, y > 0 { return a.floorDivided(by: y) }
             return a.divided(by: b)
-        case "Add", "Sub":
-            guard a.symbol == nil, b.symbol == nil else { return nil }
-            return SymDim(op == "Add" ? a.coeff + b.coeff : a.coeff - b.coeff)
+        case "Add": return a.adding(b)
+        case "Sub": return a.subtracting(b)
         default: return nil
         }
     }

@@ -264,17 +264,19 @@ extension ImportSession {
         }
     }
 
-    /// Canonical Slice: one entry per sliced axis, starts/ends clamped into range.
+    /// Canonical Slice: one entry per sliced axis; starts/ends keep ONNX's
+    /// meaning (negative from the end) and are clamped per run by the shape rule.
     func slice(_ n: ONNXNode, _ x: String, _ y: String) throws {
         let xs = try shape(x, n)
-        let p = try sliceParameters(n, rank: xs.count) { try self.known(xs[$0], n, "a sliced dimension") }
+        let p = try sliceParameters(n, rank: xs.count)
         try emit(n, op: "Slice", inputs: [x], outputs: [y], attributes: [
             "starts": .ints(p.starts), "ends": .ints(p.ends), "axes": .ints(p.axes), "steps": .ints(p.steps),
         ])
     }
 
-    /// Reads Slice parameters in either opset form and clamps them (ONNX rules).
-    func sliceParameters(_ n: ONNXNode, rank: Int, dim: (Int) throws -> Int) throws -> (starts: [Int], ends: [Int], axes: [Int], steps: [Int]) {
+    /// Reads Slice parameters in either opset form; axes normalised, bounds as written
+    /// (saturated to ±2^62 so later arithmetic cannot overflow).
+    func sliceParameters(_ n: ONNXNode, rank: Int) throws -> (starts: [Int], ends: [Int], axes: [Int], steps: [Int]) {
         var starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?
         if opset < 10 {
             guard let s = n.ints("starts"), let e = n.ints("ends") else { throw invalid(n, "starts and ends are required") }
@@ -290,21 +292,10 @@ extension ImportSession {
         guard ends.count == starts.count, ax.count == starts.count, st.count == starts.count, Set(ax).count == ax.count else {
             throw invalid(n, "starts, ends, axes and steps must have equal lengths and distinct axes")
         }
-        var cs: [Int] = [], ce: [Int] = []
-        for j in 0..<starts.count {
-            let size = try dim(ax[j])
-            let step = st[j]
-            guard step != 0 else { throw invalid(n, "step 0 on axis \(ax[j])") }
-            var s = starts[j] < 0 ? max(starts[j], -size) + size : starts[j]
-            var e = ends[j] < 0 ? max(ends[j], -size - 1) + size : ends[j]
-            if step > 0 {
-                s = min(max(s, 0), size); e = min(max(e, 0), size)
-            } else {
-                s = min(max(s, -1), size - 1); e = min(max(e, -1), size - 1)
-            }
-            cs.append(s); ce.append(e)
-        }
-        return (cs, ce, ax, st)
+        for (j, step) in st.enumerated() where step == 0 { throw invalid(n, "step 0 on axis \(ax[j])") }
+        let limit = 1 << 62
+        func saturate(_ v: Int) -> Int { min(max(v, -limit), limit) }
+        return (starts.map(saturate), ends.map(saturate), ax, st.map(saturate))
     }
 
     func pad(_ n: ONNXNode, _ x: String, _ y: String) throws {

@@ -7,7 +7,7 @@ extension InferenceSession {
     /// LeakyRelu folded into the Conv, Gemm or Add before them.
     /// A value that is read twice, is a requested output, or has non-constant
     /// parameters is left alone.
-    static func fuse(_ steps: inout [Step], constants: inout [String: Constant], keep: Set<String>) {
+    static func fuse(_ steps: inout [Step], constants: inout [String: Constant], keep: Set<String>) throws {
         func readers() -> [String: Int] {
             var r: [String: Int] = [:]
             for s in steps { for v in s.node.inputs where !v.isEmpty { r[v, default: 0] += 1 } }
@@ -31,7 +31,7 @@ extension InferenceSession {
                 i += 1
                 continue
             }
-            let eps = bn.attributes["epsilon"]?.floatValue ?? 1e-5
+            let eps = try OpAttributes(node: bn, spec: steps[i].spec).float("epsilon")
             let m = ws[0], per = ws.dropFirst().reduce(1, *)
             let bias = steps[p].node.inputs.count > 2 && !steps[p].node.inputs[2].isEmpty ? floats(steps[p].node.inputs[2])?.0 : nil
             let newW = Floats(count: m * per), newB = Floats(count: m)
@@ -80,16 +80,9 @@ extension InferenceSession {
         i = 0
         while i < steps.count {
             let a = steps[i].node
-            var act: Activation?
-            switch a.op {
-            case "Relu": act = .relu
-            case "LeakyRelu": act = .leaky(a.attributes["alpha"]?.floatValue ?? 0.01)
-            case "Clip":
-                act = .clip(a.attributes["min"]?.floatValue ?? -.infinity, a.attributes["max"]?.floatValue ?? .infinity)
-            default: act = nil
-            }
+            let act = try steps[i].kernel.fusedActivation.map { try $0(OpAttributes(node: a, spec: steps[i].spec)) }
             guard let activation = act, let x = a.inputs.first, r[x] == 1, !keep.contains(x),
-                  let p = producer(of: x), ["Conv", "Gemm", "Add"].contains(steps[p].node.op), steps[p].activation == .none else {
+                  let p = producer(of: x), steps[p].kernel.takesActivation, steps[p].activation == .none else {
                 i += 1
                 continue
             }

@@ -5,18 +5,22 @@ import ZooFormat
 
 /// Runs a zoo model on the CPU.
 ///
-/// Load does the work once: tensors are verified (lazily, on first use) and
-/// viewed in place, BatchNormalization is folded into the preceding
-/// convolution and Relu/Clip/LeakyRelu into Conv and Gemm epilogues, and each
-/// value's last use is recorded so activation buffers return to a pool the
-/// moment they die. Shapes are re-derived per run, so one session serves any
-/// batch size. A session runs one inference at a time (calls are serialised).
+/// Load does the work that does not depend on input sizes once: tensors are
+/// verified (lazily, on first use) and viewed in place, BatchNormalization is
+/// folded into the preceding convolution, Relu/Clip/LeakyRelu into Conv, Gemm
+/// and Add epilogues, and each value's last use is recorded so activation
+/// buffers return to a pool the moment they die. Shapes are planned once per
+/// concrete input-shape signature (a small LRU of plans), so a fixed-shape
+/// model plans once and a model with symbolic batch, height or width serves
+/// any size. A session runs one inference at a time (calls are serialised).
 public final class InferenceSession: @unchecked Sendable {
     /// Largest value the runtime will allocate (2^32 floats = 16 GiB).
     public static let maxElementsPerValue = 1 << 32
+    /// Plans kept per session (distinct input-shape signatures).
+    public static let planCacheSize = 8
 
-    /// Ops the runtime executes: exactly the IR's canonical set.
-    public static let supportedOps = ShapeInference.canonicalOps
+    /// Ops the runtime executes: every op of the registry that has a kernel.
+    public static var supportedOps: Set<String> { OpRegistry.names.intersection(KernelRegistry.kernels.keys) }
 
     public let card: ModelCard
     public let graph: Graph
@@ -26,6 +30,8 @@ public final class InferenceSession: @unchecked Sendable {
 
     struct Step {
         var node: Node
+        var spec: OpSpec
+        var kernel: Kernel
         var activation: Activation = .none
         /// A value added in the epilogue (fused residual Add); also the node's 4th input.
         var residual: String?
@@ -36,11 +42,14 @@ public final class InferenceSession: @unchecked Sendable {
     let lastUse: [String: Int]
     let pool = BufferPool()
     private let lock = NSLock()
+    var plans: [(key: PlanKey, plan: Plan)] = []
 
     /// When set, `run` records wall time per op kind in `profile`.
     public var profiling = false
     /// Milliseconds and node counts per op kind ("Conv+relu" for fused nodes) of the last profiled run.
     public private(set) var profile: [String: (ms: Double, count: Int)] = [:]
+    /// How many plans were made, and how long the last one took (seconds).
+    public internal(set) var planStatistics: (count: Int, lastSeconds: Double) = (0, 0)
 
     /// Opens a `.zoo` file; each weight is checked against its SHA-256 as it is loaded.
     public convenience init(file: ZooFile, threads: Int = ProcessInfo.processInfo.activeProcessorCount, outputs: [String]? = nil) throws {
@@ -54,7 +63,11 @@ public final class InferenceSession: @unchecked Sendable {
         graph = model.graph
         self.threads = max(1, threads)
         var unsupported: [String: Int] = [:]
-        for n in graph.nodes where !Self.supportedOps.contains(n.op) { unsupported[n.op, default: 0] += 1 }
+        var steps: [Step] = []
+        for n in graph.nodes {
+            guard let spec = OpRegistry.spec(n.op), let kernel = KernelRegistry.kernels[n.op] else { unsupported[n.op, default: 0] += 1; continue }
+            steps.append(Step(node: n, spec: spec, kernel: kernel))
+        }
         guard unsupported.isEmpty else { throw RuntimeError.unsupportedOps(unsupported) }
 
         var consts: [String: Constant] = [:]
@@ -65,8 +78,7 @@ public final class InferenceSession: @unchecked Sendable {
         for o in wanted where !known.contains(o) { throw RuntimeError.unknownOutput(name: o) }
         outputNames = wanted
 
-        var steps = graph.nodes.map { Step(node: $0) }
-        Self.fuse(&steps, constants: &consts, keep: Set(wanted))
+        try Self.fuse(&steps, constants: &consts, keep: Set(wanted))
         self.steps = steps
         constants = consts
         var last: [String: Int] = [:]
@@ -86,24 +98,27 @@ public final class InferenceSession: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var env: [String: RValue] = [:]
-        var bindings: [String: Int] = [:]
         for name in inputs.keys where !graph.inputs.contains(where: { $0.name == name }) {
             throw RuntimeError.unknownInput(name: name, known: graph.inputs.map(\.name))
         }
         var keepAlive: [AnyObject] = []
+        var bound: [(String, [Int])] = []
+        var symbols: [String: (value: Int, input: String, axis: Int)] = [:]
         for spec in graph.inputs {
             guard let t = inputs[spec.name] else { throw RuntimeError.missingInput(name: spec.name, expected: spec.shape) }
-            try check(t, against: spec, bindings: &bindings)
+            try check(t, against: spec, symbols: &symbols)
             // The converted input (and any widened copy) must outlive the run.
             let c = Constant(t)
             keepAlive.append(t.storage)
             if case .floats(_, _, let owner) = c { keepAlive.append(owner) }
             env[spec.name] = c.value
+            bound.append((spec.name, t.shape))
         }
+        let plan = try self.plan(for: env)
         if profiling { profile = [:] }
         for (i, step) in steps.enumerated() {
             let t0 = profiling ? DispatchTime.now().uptimeNanoseconds : 0
-            try execute(step, index: i, env: &env)
+            try execute(step, index: i, plan: plan, env: &env)
             if profiling {
                 var key = step.node.op
                 if step.residual != nil { key += "+Add" }
@@ -124,19 +139,31 @@ public final class InferenceSession: @unchecked Sendable {
         return result
     }
 
-    private func check(_ t: Tensor, against spec: ValueInfo, bindings: inout [String: Int]) throws {
+    /// Checks an input against its declared shape: the rank, every fixed
+    /// size, and every symbol (bound by the first input that has it).
+    private func check(_ t: Tensor, against spec: ValueInfo, symbols: inout [String: (value: Int, input: String, axis: Int)]) throws {
         let compatible = spec.dtype == t.dtype || (!spec.dtype.isFloatingPoint && !t.dtype.isFloatingPoint && t.dtype != .bytes)
         guard compatible else { throw RuntimeError.inputDType(name: spec.name, expected: spec.dtype, actual: t.dtype) }
         guard t.shape.count == spec.shape.count else { throw RuntimeError.inputShape(name: spec.name, expected: spec.shape, actual: t.shape) }
-        for (d, actual) in zip(spec.shape, t.shape) {
-            let s = SymDim(d)
+        let dims = spec.shape.map(SymDim.init)
+        // Plain symbols bind first; then sizes written as expressions are checked.
+        for (axis, (s, actual)) in zip(dims, t.shape).enumerated() {
             if let v = s.value {
-                guard v == actual else { throw RuntimeError.inputShape(name: spec.name, expected: spec.shape, actual: t.shape) }
-            } else if let sym = s.symbol {
-                guard s.coeff > 0, actual % s.coeff == 0 else { throw RuntimeError.inputShape(name: spec.name, expected: spec.shape, actual: t.shape) }
-                let v = actual / s.coeff
-                if let b = bindings[sym], b != v { throw RuntimeError.inputShape(name: spec.name, expected: spec.shape, actual: t.shape) }
-                bindings[sym] = v
+                guard v == actual else {
+                    throw RuntimeError.inputDimension(name: spec.name, axis: axis, actual: actual, expected: v, reason: "a fixed size", declared: spec.shape)
+                }
+            } else if let sym = s.symbolName {
+                if let b = symbols[sym], b.value != actual {
+                    throw RuntimeError.inputDimension(name: spec.name, axis: axis, actual: actual, expected: b.value,
+                                                      reason: "\(sym) = \(b.value) from input '\(b.input)' dimension \(b.axis)", declared: spec.shape)
+                }
+                symbols[sym] = symbols[sym] ?? (actual, spec.name, axis)
+            }
+        }
+        let values = symbols.mapValues(\.value)
+        for (axis, (s, actual)) in zip(dims, t.shape).enumerated() where s.symbolName == nil && !s.isFixed {
+            if let v = s.evaluated(values), v != actual {
+                throw RuntimeError.inputDimension(name: spec.name, axis: axis, actual: actual, expected: v, reason: "\(s) with \(values.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }.joined(separator: ", "))", declared: spec.shape)
             }
         }
     }

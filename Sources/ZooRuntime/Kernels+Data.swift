@@ -91,6 +91,8 @@ enum DataMove {
     case slice(shape: [Int], starts: [Int], steps: [Int], outShape: [Int])
     case gather(shape: [Int], axis: Int, indices: [Int])
     case split(shape: [Int], axis: Int, start: Int, size: Int)
+    /// Numpy broadcast of `shape` to `outShape` (Expand).
+    case broadcast(shape: [Int], outShape: [Int])
 
     func apply<T>(_ src: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>) {
         switch self {
@@ -98,6 +100,7 @@ enum DataMove {
         case let .slice(shape, starts, steps, outShape): DataKernel.slice(src, shape: shape, starts: starts, steps: steps, outShape: outShape, to: dst)
         case let .gather(shape, axis, indices): DataKernel.gather(src, shape: shape, axis: axis, indices: indices, to: dst)
         case let .split(shape, axis, start, size): DataKernel.splitPart(src, shape: shape, axis: axis, start: start, size: size, to: dst)
+        case let .broadcast(shape, outShape): StridedCopy.copy(src, offset: 0, strides: broadcastStrides(shape, to: outShape), shape: outShape, to: dst)
         }
     }
 }

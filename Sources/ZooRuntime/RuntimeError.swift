@@ -9,6 +9,8 @@ public enum RuntimeError: Error, LocalizedError, Equatable {
     case missingInput(name: String, expected: [Dim])
     case unknownInput(name: String, known: [String])
     case inputShape(name: String, expected: [Dim], actual: [Int])
+    /// One dimension of an input contradicts the model (a fixed size, or a symbol another input already bound).
+    case inputDimension(name: String, axis: Int, actual: Int, expected: Int, reason: String, declared: [Dim])
     case inputDType(name: String, expected: DType, actual: DType)
     case unknownOutput(name: String)
     case shape(node: String, op: String, detail: String)
@@ -29,6 +31,8 @@ public enum RuntimeError: Error, LocalizedError, Equatable {
             return "the model has no input '\(name)'; its inputs are \(known.joined(separator: ", "))"
         case let .inputShape(name, expected, actual):
             return "input '\(name)' has shape \(ShapeMath.describe(actual)), the model expects \(ShapeMath.describe(expected))"
+        case let .inputDimension(name, axis, actual, expected, reason, declared):
+            return "input '\(name)' \(ShapeMath.describe(declared)): dimension \(axis) is \(actual), the model expects \(expected) (\(reason))"
         case let .inputDType(name, expected, actual):
             return "input '\(name)' is \(actual.rawValue), the model expects \(expected.rawValue)"
         case let .unknownOutput(name):

@@ -28,10 +28,7 @@ import ZooFormat
         let refOutputs = entry.outputs ?? []
         #expect(model.graph.outputs.map(\.name) == refOutputs.map(\.name), "\(name)")
         for (spec, ref) in zip(model.graph.outputs, refOutputs) {
-            let dims = spec.shape.map { d -> Int in
-                let s = SymDim(d)
-                return s.symbol.map { (bindings[$0] ?? -1) * s.coeff } ?? s.coeff
-            }
+            let dims = spec.shape.map { SymDim($0).evaluated(bindings) ?? -1 }
             #expect(dims == ref.shape, "\(name): output \(ref.name) \(spec.shape) vs onnxruntime \(ref.shape)")
             let expected: DType = ref.dtype == "float32" ? .f32 : ref.dtype == "int64" ? .i64 : .u8
             #expect(spec.dtype == expected, "\(name): output \(ref.name) dtype")

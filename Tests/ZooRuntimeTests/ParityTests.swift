@@ -111,14 +111,19 @@ import ZooONNX
         let dims = try Tensor(dtype: .i64, shape: [2], storage: [Int64(1 << 24), Int64(1 << 24)].withUnsafeBytes { TensorStorage(copying: $0) })
         #expect(throws: RuntimeError.self) { try InferenceSession(model: huge).run(["s": dims]) }
 
-        // A backward slice starting one past the end would read out of bounds.
-        let slice = Model(card: ModelCard(name: "slice"), graph: Graph(
-            inputs: [ValueInfo(name: "x", dtype: .f32, shape: [.fixed(4)])],
-            outputs: [ValueInfo(name: "y", dtype: .f32, shape: [.fixed(4)])],
-            nodes: [Node(name: "s", op: "Slice", inputs: ["x"], outputs: ["y"],
-                         attributes: ["starts": .ints([4]), "ends": .ints([-1]), "axes": .ints([0]), "steps": .ints([-1])])]),
-            tensors: [])
-        #expect(throws: RuntimeError.self) { try InferenceSession(model: slice).run(["x": try Tensor(floats: [1, 2, 3, 4], shape: [4])]) }
+        // Slice bounds past either end are clamped per ONNX, never read out of bounds.
+        func slice(starts: Int, ends: Int, step: Int) throws -> [Float] {
+            let m = Model(card: ModelCard(name: "slice"), graph: Graph(
+                inputs: [ValueInfo(name: "x", dtype: .f32, shape: [.fixed(4)])],
+                outputs: [ValueInfo(name: "y", dtype: .f32, shape: [.symbolic("?1")])],
+                nodes: [Node(name: "s", op: "Slice", inputs: ["x"], outputs: ["y"],
+                             attributes: ["starts": .ints([starts]), "ends": .ints([ends]), "axes": .ints([0]), "steps": .ints([step])])]),
+                tensors: [])
+            return try InferenceSession(model: m).run(["x": try Tensor(floats: [1, 2, 3, 4], shape: [4])])["y"]!.scalars(as: Float.self)
+        }
+        #expect(try slice(starts: 4, ends: -1, step: -1) == [])          // x[3:3:-1]
+        #expect(try slice(starts: 10, ends: -10, step: -1) == [4, 3, 2, 1])
+        #expect(try slice(starts: -10, ends: 10, step: 3) == [1, 4])
     }
 
     @Test func opsWithoutKernelsAreRefusedAtLoad() throws {
@@ -153,5 +158,26 @@ import ZooONNX
         #expect(!r.passed)
         #expect(r.worstIndex == 2)
         #expect(abs(r.maxAbsError - 0.01) < 1e-6)
+    }
+}
+
+/// The bundled demo model as the README runs it, in the current format and as version 1.0 wrote it.
+@Suite struct BundledModelTests {
+    @Test func bundledDemoModelRunsAndVersion10FileGivesTheSameAnswer() throws {
+        let dir = Manifest.repoRoot.appendingPathComponent("fixtures/zoo")
+        let current = try ZooFile(path: dir.appendingPathComponent("tiny-mlp.zoo").path)
+        let old = try ZooFile(path: dir.appendingPathComponent("tiny-mlp-v1.0.zoo").path)
+        #expect(current.minorVersion == ZooFormatSpec.minorVersion && old.minorVersion == 0)
+        // Gemm nodes in these files carry only transB: every other attribute takes its registry default.
+        #expect(current.graph.nodes.contains { $0.op == "Gemm" && $0.attributes["transA"] == nil })
+        let x = try Tensor(floats: (0..<8).map { Float($0) / 4 - 1 }, shape: [2, 4])
+        let a = try InferenceSession(file: current).run(["x": x])["probs"]!
+        let b = try InferenceSession(file: old).run(["x": x])["probs"]!
+        #expect(a.shape == [2, 3])
+        #expect(a.scalars(as: Float.self) == b.scalars(as: Float.self))
+        for row in 0..<2 {
+            let p = a.scalars(as: Float.self)[(row * 3)..<(row * 3 + 3)]
+            #expect(abs(p.reduce(0, +) - 1) < 1e-5 && p.allSatisfy { $0 > 0 })
+        }
     }
 }

@@ -1,0 +1,93 @@
+import Foundation
+import ZooCore
+
+/// Kernels of the Activation and Binary families (ZooCore `ActivationOps`, `BinaryOps`).
+enum ActivationKernels {
+    /// An elementwise function, in place when its input dies here.
+    static func unary(_ f: @escaping @Sendable (OpAttributes) throws -> Elementwise.Unary, fused: (@Sendable (OpAttributes) throws -> Activation)? = nil) -> Kernel {
+        Kernel(run: { c in
+            let op = try f(c.attrs)
+            switch try c.input(0) {
+            case .ints(let v, _):
+                // Identity on integer tensors (graph outputs of shape values).
+                return [.ints(v, shape: c.out)]
+            case .floats(let x, _, _):
+                let (y, b) = c.output(inPlace: true)
+                Elementwise.unary(op, x, y, count: c.count, threads: c.threads)
+                return [c.result(y, b)]
+            }
+        }, fusedActivation: fused)
+    }
+
+    static let table: [String: Kernel] = [
+        "Relu": unary({ _ in .relu }, fused: { _ in .relu }),
+        "LeakyRelu": unary({ .leaky(try $0.float("alpha")) }, fused: { .leaky(try $0.float("alpha")) }),
+        "ThresholdedRelu": unary { .thresholded(try $0.float("alpha")) },
+        "Elu": unary { .elu(try $0.float("alpha")) },
+        "Selu": unary { .selu(try $0.float("alpha"), try $0.float("gamma")) },
+        "Gelu": unary { try $0.string("approximate") == "tanh" ? .geluTanh : .gelu },
+        "Softplus": unary { _ in .softplus },
+        "Softsign": unary { _ in .softsign },
+        "Clip": unary({ .clip(try $0.float("min"), try $0.float("max")) }, fused: { .clip(try $0.float("min"), try $0.float("max")) }),
+        "Sigmoid": unary { _ in .sigmoid },
+        "HardSigmoid": unary { .hardSigmoid(try $0.float("alpha"), try $0.float("beta")) },
+        "HardSwish": unary { _ in .hardSwish },
+        "Tanh": unary { _ in .tanh },
+        "Identity": Kernel(run: { c in [c.view(try c.input(0))] }),
+        "Softmax": Kernel(run: { c in
+            let x = try c.shape(0)
+            let a = try c.attrs.int("axis") < 0 ? try c.attrs.int("axis") + x.count : try c.attrs.int("axis")
+            let (y, b) = c.allocate(c.count)
+            Elementwise.softmax(try c.floats(0), y, outer: x[0..<a].reduce(1, *), axis: x[a], inner: x[(a + 1)...].reduce(1, *), threads: c.threads)
+            return [c.result(y, b)]
+        }),
+    ]
+}
+
+enum BinaryKernels {
+    static func binary(_ op: String) -> Kernel {
+        Kernel(run: { c in
+            let a = try c.input(0), b = try c.input(1)
+            if a.isInt || b.isInt { return [try IntKernels.arithmetic(op, a, b, out: c.out, fail: c.fail)] }
+            let (y, buf) = c.output(inPlace: a.shape == c.out)
+            Elementwise.binary(op, a: try c.floats(0), aShape: a.shape, b: try c.floats(1), bShape: b.shape, y: y, outShape: c.out, threads: c.threads)
+            let act = c.step.activation
+            if act != .none {
+                parallelFor(c.count, threads: c.threads, grain: 1 << 15) { r in Activations.apply(act, y + r.lowerBound, count: r.count) }
+            }
+            return [c.result(y, buf)]
+        }, takesActivation: op == "Add")
+    }
+    static let table: [String: Kernel] = Dictionary(uniqueKeysWithValues: ["Add", "Sub", "Mul", "Div"].map { ($0, binary($0)) })
+}
+
+/// Integer tensors (shapes, indices) at run time.
+enum IntKernels {
+    /// Broadcasting integer arithmetic; Div truncates toward zero like ONNX int64 Div.
+    static func arithmetic(_ op: String, _ a: RValue, _ b: RValue, out: [Int], fail: (String) -> RuntimeError) throws -> RValue {
+        guard case .ints(let x, let xs) = a, case .ints(let y, let ys) = b else { throw fail("mixed integer and float operands") }
+        let n = out.reduce(1, *)
+        let sa = broadcastStrides(xs, to: out), sb = broadcastStrides(ys, to: out)
+        let outStrides = StridedCopy.contiguousStrides(out)
+        var result = [Int64](repeating: 0, count: n)
+        for i in 0..<n {
+            var rem = i, ia = 0, ib = 0
+            for d in out.indices {
+                let q = rem / max(outStrides[d], 1)
+                rem -= q * outStrides[d]
+                ia += q * sa[d]
+                ib += q * sb[d]
+            }
+            let l = x[ia], r = y[ib]
+            switch op {
+            case "Add": result[i] = l &+ r
+            case "Sub": result[i] = l &- r
+            case "Mul": result[i] = l &* r
+            default:
+                guard r != 0 else { throw fail("integer division by zero") }
+                result[i] = l == Int64.min && r == -1 ? Int64.min : l / r
+            }
+        }
+        return .ints(result, shape: out)
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import ZooCore
+
+/// Kernels of the Movement family (ZooCore `MovementOps`): floats and integers alike.
+enum MovementKernels {
+    static let viewKernel = Kernel(run: { c in [c.view(try c.input(0))] })
+
+    static let table: [String: Kernel] = [
+        "Reshape": viewKernel, "Flatten": viewKernel, "Squeeze": viewKernel, "Unsqueeze": viewKernel,
+        "Transpose": Kernel(run: { c in
+            let x = try c.input(0)
+            let perm = try c.attrs.optionalInts("perm") ?? Array((0..<x.shape.count).reversed())
+            return [c.move(x, .transpose(shape: x.shape, perm: perm))]
+        }),
+        "Slice": Kernel(run: { c in
+            let x = try c.input(0)
+            let shape = x.shape
+            let starts = try c.attrs.ints("starts"), ends = try c.attrs.ints("ends")
+            let axes = (try c.attrs.optionalInts("axes") ?? Array(0..<starts.count)).map { $0 < 0 ? $0 + shape.count : $0 }
+            let steps = try c.attrs.optionalInts("steps") ?? Array(repeating: 1, count: starts.count)
+            var st = Array(repeating: 0, count: shape.count), sp = Array(repeating: 1, count: shape.count)
+            for (j, a) in axes.enumerated() {
+                st[a] = MovementOps.clampSlice(start: starts[j], end: ends[j], step: steps[j], size: shape[a]).start
+                sp[a] = steps[j]
+            }
+            return [c.move(x, .slice(shape: shape, starts: st, steps: sp, outShape: c.out))]
+        }),
+        "Gather": Kernel(run: { c in
+            let x = try c.input(0)
+            let shape = x.shape
+            let axis = try c.attrs.int("axis") < 0 ? try c.attrs.int("axis") + shape.count : try c.attrs.int("axis")
+            let idx = try c.ints(1).map { Int($0) < 0 ? Int($0) + shape[axis] : Int($0) }
+            guard idx.allSatisfy({ $0 >= 0 && $0 < shape[axis] }) else { throw c.fail("index out of range for axis size \(shape[axis])") }
+            return [c.move(x, .gather(shape: shape, axis: axis, indices: idx))]
+        }),
+        "Concat": Kernel(run: { c in
+            let shapes = try c.ins.indices.map { try c.shape($0) }
+            let axis = try c.attrs.int("axis") < 0 ? try c.attrs.int("axis") + shapes[0].count : try c.attrs.int("axis")
+            let count = c.count
+            if try c.ins.indices.allSatisfy({ try c.input($0).isInt }) {
+                let all = try c.ins.indices.map { try c.ints($0) }
+                let flat = all.flatMap { $0 }
+                let starts = all.reduce(into: [0]) { $0.append($0.last! + $1.count) }
+                let y = [Int64](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    flat.withUnsafeBufferPointer { src in
+                        if let base = src.baseAddress, let dst = buffer.baseAddress {
+                            DataKernel.concat(all.indices.map { base + starts[$0] }, shapes: shapes, axis: axis, to: dst)
+                        }
+                    }
+                    initialized = count
+                }
+                return [.ints(y, shape: c.out)]
+            }
+            let ptrs = try c.ins.indices.map { UnsafePointer(try c.floats($0)) }
+            let (y, b) = c.allocate(count)
+            DataKernel.concat(ptrs, shapes: shapes, axis: axis, to: y)
+            return [c.result(y, b)]
+        }),
+        "Split": Kernel(run: { c in
+            let x = try c.input(0)
+            let shape = x.shape
+            let axis = try c.attrs.int("axis") < 0 ? try c.attrs.int("axis") + shape.count : try c.attrs.int("axis")
+            var start = 0
+            var results: [RValue] = []
+            for k in c.outShapes.indices {
+                let size = c.outShapes[k][axis]
+                results.append(c.move(x, output: k, .split(shape: shape, axis: axis, start: start, size: size)))
+                start += size
+            }
+            return results
+        }),
+        "Pad": Kernel(run: { c in
+            let (y, b) = c.allocate(c.count)
+            DataKernel.pad(try c.floats(0), shape: try c.shape(0), pads: try c.attrs.ints("pads"), mode: try c.attrs.string("mode"),
+                           value: try c.attrs.float("value"), outShape: c.out, to: y)
+            return [c.result(y, b)]
+        }),
+        "Expand": Kernel(run: { c in
+            let x = try c.input(0)
+            return [c.move(x, .broadcast(shape: x.shape, outShape: c.out))]
+        }),
+    ]
+}
+
+/// Kernels of the Shape family: shape values, filled tensors, ranges and casts.
+enum ShapeKernels {
+    static let table: [String: Kernel] = [
+        "Shape": Kernel(run: { c in
+            let s = try c.shape(0)
+            let r = ShapeOps.shapeRange(start: try c.attrs.int("start"), end: try c.attrs.optionalInt("end"), rank: s.count)
+            return [.ints(s[r].map(Int64.init), shape: c.out)]
+        }),
+        "Size": Kernel(run: { c in [.ints([Int64(try c.shape(0).reduce(1, *))], shape: [])] }),
+        "ConstantOfShape": Kernel(run: { c in
+            let v = try c.attrs.float("value")
+            let dtype = DType(rawValue: try c.attrs.string("dtype")) ?? .f32
+            let count = c.count
+            if dtype.isFloatingPoint {
+                let (y, b) = c.allocate(count)
+                y.update(repeating: v, count: count)
+                return [c.result(y, b)]
+            }
+            return [.ints([Int64](repeating: Int64(v), count: count), shape: c.out)]
+        }),
+        "Range": Kernel(run: { c in
+            let n = c.count
+            if try c.input(0).isInt {
+                let s = try c.ints(0)[0], d = try c.ints(2)[0]
+                return [.ints((0..<n).map { s &+ Int64($0) &* d }, shape: c.out)]
+            }
+            let s = try c.floats(0)[0], d = try c.floats(2)[0]
+            let (y, b) = c.allocate(n)
+            for i in 0..<n { y[i] = s + Float(i) * d }
+            return [c.result(y, b)]
+        }),
+        "Cast": Kernel(run: { c in
+            let to = DType(rawValue: try c.attrs.string("to")) ?? .f32
+            return [try CastKernel.cast(try c.input(0), to: to, count: c.count, out: c.out, session: c.session)]
+        }),
+    ]
+}
+
+enum CastKernel {
+    static func cast(_ x: RValue, to: DType, count: Int, out: [Int], session: InferenceSession) throws -> RValue {
+        switch (x, to.isFloatingPoint) {
+        case (.floats(let p, _, _), true):
+            let (y, b) = session.allocate(count)
+            for i in 0..<count {
+                switch to {
+                case .f16: y[i] = Float(Float16(p[i]))
+                case .bf16: y[i] = BFloat16.float(BFloat16.bits(p[i]))
+                default: y[i] = p[i]
+                }
+            }
+            return .floats(y, shape: out, buffer: b)
+        case (.floats(let p, _, _), false):
+            return .ints((0..<count).map { i in
+                let v = p[i]
+                if to == .bool { return v != 0 ? 1 : 0 }
+                guard v.isFinite else { return 0 }
+                let t = Int64(max(min(v.rounded(.towardZero), 9.2e18), -9.2e18))
+                switch to {
+                case .i32: return Int64(Int32(truncatingIfNeeded: t))
+                case .i8: return Int64(Int8(truncatingIfNeeded: t))
+                case .u8: return Int64(UInt8(truncatingIfNeeded: t))
+                default: return t
+                }
+            }, shape: out)
+        case (.ints(let v, _), true):
+            let (y, b) = session.allocate(count)
+            for i in 0..<count { y[i] = Float(v[i]) }
+            return .floats(y, shape: out, buffer: b)
+        case (.ints(let v, _), false):
+            return .ints(v.map { to == .bool ? ($0 != 0 ? 1 : 0) : $0 }, shape: out)
+        }
+    }
+}
