@@ -97,7 +97,7 @@ extension ImportSession {
                         outputs: outputs, attributes: attributes)
         let outShapes: [SymShape]
         do {
-            outShapes = try ShapeInference.outputShapes(of: node, inputs: shapes, values: known)
+            outShapes = try ShapeInference.outputShapes(of: node, inputs: shapes, values: known, unknowns: unknowns)
         } catch let e as ZooCoreError {
             throw invalid(n, e.localizedDescription)
         }

@@ -37,6 +37,10 @@ extension ImportSession {
             }
             try define(y, try symbolicOrConstant(dims, shape: [dims.count]))
             return true
+        case "Size":
+            guard let count = try shape(n.input(0) ?? "", n).product else { throw invalid(n, "element count overflows") }
+            try define(y, try symbolicOrConstant([count], shape: []))
+            return true
         default:
             break
         }
@@ -95,7 +99,7 @@ extension ImportSession {
             try defineFolded(y, like: x, elements: out, shape: outShape, inputs: present)
         case ("Slice", _):
             let data = try shape(x, n).concrete!
-            let p = try sliceParameters(n, rank: data.count)
+            let p = try sliceParameters(n, input: SymShape(concrete: data))
             var ranges: [[Int]] = data.map { Array(0..<$0) }
             for (j, a) in p.axes.enumerated() {
                 let c = MovementOps.clampSlice(start: p.starts[j], end: p.ends[j], step: p.steps[j], size: data[a])

@@ -24,14 +24,9 @@ public struct ONNXImportOptions: Sendable {
 /// resolved, and shape-computing subgraphs (Shape → Gather → Unsqueeze → Concat
 /// → Reshape) are folded so the graph is static except for the batch dimension.
 public enum ONNXImporter {
-    /// ONNX ops the importer understands (before folding and canonicalisation).
-    public static let supportedOps: Set<String> = [
-        "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Sum", "Relu", "LeakyRelu", "Clip", "Sigmoid",
-        "HardSigmoid", "HardSwish", "Tanh", "Softmax", "BatchNormalization", "MaxPool", "AveragePool",
-        "GlobalAveragePool", "GlobalMaxPool", "LRN", "Concat", "Flatten", "Reshape", "Transpose", "Squeeze",
-        "Unsqueeze", "Dropout", "Identity", "Constant", "ConstantOfShape", "Shape", "Gather", "Slice", "Pad",
-        "Cast", "ReduceMean", "Split",
-    ]
+    /// ONNX ops the importer understands (before folding and canonicalisation),
+    /// from the normaliser tables in `Ops/`.
+    public static var supportedOps: Set<String> { Set(ONNXOps.table.keys) }
     /// Default-domain opsets whose semantics are implemented.
     public static let opsetRange = 7...21
     /// Protobuf's own 2 GiB message limit; larger models must use external data.
@@ -120,6 +115,8 @@ final class ImportSession {
     var materialized: Set<String> = []
     var materializing = false
     var currentNode: ONNXNode?
+    /// Names sizes without a closed form (`?1`, `?2`, …) in import order.
+    let unknowns = UnknownDims()
 
     init(path: String, proto: ProtoModel, file: MappedFile, rawData: [Int: Range<Int>]) throws {
         self.path = path
@@ -162,10 +159,16 @@ final class ImportSession {
                 throw ONNXError.unsupportedDataType(path: path, tensor: v.name, dataType: v.elemType ?? 0)
             }
             guard let dims = v.dims else {
-                throw ONNXError.invalidTensor(path: path, tensor: v.name, detail: "graph input has no shape; zoo needs static shapes (batch may be symbolic)")
+                throw ONNXError.invalidTensor(path: path, tensor: v.name, detail: "graph input has no shape (not even a rank); re-export the model with input shapes")
             }
-            inputs.append(ValueInfo(name: v.name, dtype: dtype, shape: dims))
-            values[v.name] = .runtime(dtype, SymShape(dims))
+            // dim_params become symbols (shared across inputs, so equal names must agree at run
+            // time); an unnamed dimension gets a name of its own.
+            let named = dims.map { d -> Dim in
+                guard case .symbolic(let p) = d else { return d }
+                return p.isEmpty ? unknowns.make().dim : .symbolic(SymDim.sanitizedSymbol(p))
+            }
+            inputs.append(ValueInfo(name: v.name, dtype: dtype, shape: named))
+            values[v.name] = .runtime(dtype, SymShape(named))
         }
 
         for n in onnxNodes {

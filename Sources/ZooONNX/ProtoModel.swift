@@ -135,11 +135,12 @@ struct ONNXValueInfo {
         if tt.pointee.has_elem_type != 0 { elemType = Int(tt.pointee.elem_type) }
         guard let shape = tt.pointee.shape else { return }
         var out: [Dim] = []
-        for (i, d) in messages(shape.pointee.dim, shape.pointee.n_dim).enumerated() {
+        for d in messages(shape.pointee.dim, shape.pointee.n_dim) {
             switch d.pointee.value_case {
             case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE: out.append(.fixed(Int(d.pointee.dim_value)))
             case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM: out.append(.symbolic(cstr(d.pointee.dim_param)))
-            default: out.append(.symbolic("d\(i)"))
+            // An unnamed dimension: the importer gives it a fresh name of its own.
+            default: out.append(.symbolic(""))
             }
         }
         dims = out

@@ -1,0 +1,70 @@
+import Foundation
+import ZooCore
+
+/// Activations, Softmax, and elementwise binary ops.
+enum ActivationNormalisers {
+    /// An op whose ONNX attributes are the IR's, defaults left to the IR registry.
+    static func same(_ attributes: [String]) -> Normaliser {
+        { s, n in
+            var attrs: [String: Attribute] = [:]
+            for a in attributes {
+                if let f = n.float(a) { attrs[a] = .float(f) } else if let i = n.int(a) { attrs[a] = .int(i) } else if let t = n.string(a) { attrs[a] = .string(t) }
+            }
+            try s.emit(n, op: n.op, inputs: [n.x], outputs: [try n.output(s)], attributes: attrs)
+        }
+    }
+
+    static let table: [String: Normaliser] = [
+        "Relu": same([]), "Sigmoid": same([]), "Tanh": same([]), "HardSwish": same([]),
+        "LeakyRelu": same(["alpha"]), "HardSigmoid": same(["alpha", "beta"]),
+        "Clip": { s, n in
+            var attrs: [String: Attribute] = [:]
+            if s.opset < 11 {
+                if let v = n.float("min") { attrs["min"] = .float(v) }
+                if let v = n.float("max") { attrs["max"] = .float(v) }
+            } else {
+                if let m = n.input(1) { attrs["min"] = .float(Float(try s.constantScalar(m, n))) }
+                if let m = n.input(2) { attrs["max"] = .float(Float(try s.constantScalar(m, n))) }
+            }
+            try s.emit(n, op: "Clip", inputs: [n.x], outputs: [try n.output(s)], attributes: attrs)
+        },
+        // Before opset 13 Softmax flattens to 2-D at `axis`; from 13 it is one axis.
+        "Softmax": { s, n in
+            let x = n.x, y = try n.output(s)
+            let xs = try s.shape(x, n)
+            let a = try s.normalizeAxis(n.int("axis") ?? (s.opset < 13 ? 1 : -1), rank: xs.count, n)
+            if s.opset >= 13 || a == xs.count - 1 {
+                try s.emit(n, op: "Softmax", inputs: [x], outputs: [y], attributes: ["axis": .int(a)])
+                return
+            }
+            let flat = "\(y)/flat", soft = "\(y)/softmax"
+            try s.emit(n, op: "Flatten", inputs: [x], outputs: [flat], attributes: ["axis": .int(a)], suffix: "flatten")
+            try s.emit(n, op: "Softmax", inputs: [flat], outputs: [soft], attributes: ["axis": .int(1)], suffix: "softmax")
+            try s.emitReshape(n, soft, to: xs, output: y, like: x)
+        },
+    ]
+}
+
+enum BinaryNormalisers {
+    static let binary: Normaliser = { s, n in
+        guard let b = n.input(1) else { throw s.invalid(n, "needs two inputs") }
+        try s.emit(n, op: n.op, inputs: [n.x, b], outputs: [try n.output(s)])
+    }
+    static let table: [String: Normaliser] = [
+        "Add": binary, "Sub": binary, "Mul": binary, "Div": binary,
+        // Sum becomes a chain of Add.
+        "Sum": { s, n in
+            let y = try n.output(s)
+            let ins = n.inputs.filter { !$0.isEmpty }
+            guard !ins.isEmpty else { throw s.invalid(n, "needs at least one input") }
+            if ins.count == 1 { try s.alias(y, to: ins[0]); return }
+            var acc = ins[0]
+            for (k, v) in ins.dropFirst().enumerated() {
+                let last = k == ins.count - 2
+                let out = last ? y : "\(y)/sum\(k)"
+                try s.emit(n, op: "Add", inputs: [acc, v], outputs: [out], suffix: last ? nil : "add\(k)")
+                acc = out
+            }
+        },
+    ]
+}

@@ -1,0 +1,95 @@
+import Foundation
+import ZooCore
+
+/// Convolution, pooling and normalisation.
+enum ConvNormalisers {
+    static let table: [String: Normaliser] = [
+        "Conv": { s, n in
+            let x = n.x, y = try n.output(s)
+            guard let w = n.input(1) else { throw s.invalid(n, "needs input X and weight W") }
+            let xs = try s.shape(x, n), ws = try s.shape(w, n)
+            guard ws.count >= 3, xs.count == ws.count else { throw s.invalid(n, "input \(xs.rendered) and weight \(ws.rendered) ranks differ") }
+            let k = ws.count - 2
+            let kernel = try n.ints("kernel_shape") ?? ws[2...].map { try s.known($0, n, "kernel size") }
+            let strides = n.ints("strides") ?? Array(repeating: 1, count: k)
+            let dilations = n.ints("dilations") ?? Array(repeating: 1, count: k)
+            guard kernel.count == k, strides.count == k, dilations.count == k,
+                  strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }) else {
+                throw s.invalid(n, "kernel_shape \(kernel), strides \(strides), dilations \(dilations) do not fit a \(k)-D convolution")
+            }
+            var attrs = try s.windowAttributes(n, input: xs, kernel: kernel, strides: strides, dilations: dilations)
+            attrs["group"] = .int(n.int("group") ?? 1)
+            try s.emit(n, op: "Conv", inputs: [x, w] + (n.input(2).map { [$0] } ?? []), outputs: [y], attributes: attrs)
+        },
+        "MaxPool": pool, "AveragePool": pool,
+        "GlobalAveragePool": ActivationNormalisers.same([]), "GlobalMaxPool": ActivationNormalisers.same([]),
+        "BatchNormalization": { s, n in
+            try s.requireOnlyFirstOutput(n, what: "running statistics")
+            if s.opset < 9, let spatial = n.int("spatial"), spatial == 0 {
+                throw s.unsupportedForm(n, "spatial=0 (per-activation statistics)")
+            }
+            if (n.int("training_mode") ?? 0) != 0 { throw s.unsupportedForm(n, "training_mode=1") }
+            guard n.presentInputCount == 5 else { throw s.invalid(n, "needs 5 inputs (X, scale, B, mean, var)") }
+            try s.emit(n, op: n.op, inputs: Array(n.inputs[0..<5]), outputs: [try n.output(s)], attributes: ["epsilon": .float(n.float("epsilon") ?? 1e-5)])
+        },
+        "LRN": { s, n in
+            guard let size = n.int("size") else { throw s.invalid(n, "attribute 'size' is required") }
+            try s.emit(n, op: "LRN", inputs: [n.x], outputs: [try n.output(s)], attributes: [
+                "size": .int(size), "alpha": .float(n.float("alpha") ?? 1e-4),
+                "beta": .float(n.float("beta") ?? 0.75), "bias": .float(n.float("bias") ?? 1),
+            ])
+        },
+    ]
+
+    static let pool: Normaliser = { s, n in
+        let x = n.x, y = try n.output(s)
+        if n.op == "MaxPool" { try s.requireOnlyFirstOutput(n, what: "argmax indices") }
+        let xs = try s.shape(x, n)
+        guard let kernel = n.ints("kernel_shape"), xs.count == kernel.count + 2 else {
+            throw s.invalid(n, "kernel_shape is required and must match the input rank")
+        }
+        let k = kernel.count
+        let strides = n.ints("strides") ?? Array(repeating: 1, count: k)
+        let dilations = n.ints("dilations") ?? Array(repeating: 1, count: k)
+        guard strides.count == k, dilations.count == k, strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }) else {
+            throw s.invalid(n, "strides \(strides) or dilations \(dilations) do not fit kernel \(kernel)")
+        }
+        var attrs = try s.windowAttributes(n, input: xs, kernel: kernel, strides: strides, dilations: dilations)
+        attrs["ceil_mode"] = .int(n.int("ceil_mode") ?? 0)
+        if n.op == "AveragePool" { attrs["count_include_pad"] = .int(n.int("count_include_pad") ?? 0) }
+        try s.emit(n, op: n.op, inputs: [x], outputs: [y], attributes: attrs)
+    }
+}
+
+/// Matrix products.
+enum MatMulNormalisers {
+    static let table: [String: Normaliser] = [
+        "Gemm": { s, n in
+            guard let b = n.input(1) else { throw s.invalid(n, "needs inputs A and B") }
+            try s.emit(n, op: "Gemm", inputs: [n.x, b] + (n.input(2).map { [$0] } ?? []), outputs: [try n.output(s)], attributes: [
+                "alpha": .float(n.float("alpha") ?? 1), "beta": .float(n.float("beta") ?? 1),
+                "transA": .int(n.int("transA") ?? 0), "transB": .int(n.int("transB") ?? 0),
+            ])
+        },
+        "MatMul": BinaryNormalisers.binary,
+    ]
+}
+
+/// Reductions.
+enum ReduceNormalisers {
+    static let table: [String: Normaliser] = [
+        "ReduceMean": { s, n in
+            let x = n.x, y = try n.output(s)
+            let rank = try s.shape(x, n).count
+            var axes: [Int]?
+            if s.opset < 18 { axes = n.ints("axes") } else if let a = n.input(1) { axes = try s.constantInts(a, n) }
+            if (axes ?? []).isEmpty {
+                if s.opset >= 18 && (n.int("noop_with_empty_axes") ?? 0) != 0 { try s.alias(y, to: x); return }
+                axes = Array(0..<rank)
+            }
+            let resolved = try axes!.map { try s.normalizeAxis($0, rank: rank, n) }
+            try s.emit(n, op: "ReduceMean", inputs: [x], outputs: [y],
+                       attributes: ["axes": .ints(Array(Set(resolved)).sorted()), "keepdims": .int(n.int("keepdims") ?? 1)])
+        },
+    ]
+}

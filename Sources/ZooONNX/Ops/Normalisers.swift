@@ -1,0 +1,116 @@
+import Foundation
+import ZooCore
+
+/// Turns one ONNX node (any opset) into canonical IR nodes (docs/IR.md).
+typealias Normaliser = @Sendable (ImportSession, ONNXNode) throws -> Void
+
+/// The ONNX ops the importer reads, one table per op family (`Ops/*.swift`);
+/// `ONNXImporter.supportedOps` is derived from it.
+enum ONNXOps {
+    static let families: [[String: Normaliser]] = [
+        ActivationNormalisers.table, BinaryNormalisers.table, ConvNormalisers.table, MatMulNormalisers.table,
+        MovementNormalisers.table, ShapeNormalisers.table, ReduceNormalisers.table,
+    ]
+    static let table: [String: Normaliser] = {
+        var out: [String: Normaliser] = [:]
+        for f in families { for (k, v) in f { precondition(out[k] == nil, "ONNX op \(k) normalised twice"); out[k] = v } }
+        return out
+    }()
+}
+
+extension ONNXNode {
+    /// The first output, which every normalised op has.
+    func output(_ s: ImportSession) throws -> String {
+        guard let y = outputs.first, !y.isEmpty else { throw s.invalid(self, "node has no output") }
+        return y
+    }
+    /// Input 0 (data) of a one-input op.
+    var x: String { input(0) ?? "" }
+}
+
+extension ImportSession {
+    /// Emits the canonical IR form of one (non-folded) ONNX node.
+    func canonicalize(_ n: ONNXNode) throws {
+        guard let normalise = ONNXOps.table[n.op] else { throw ONNXError.unsupportedOps(path: path, ops: [n.op: 1]) }
+        try normalise(self, n)
+    }
+
+    /// A Reshape `shape` attribute that restores `target` from `source`: known
+    /// dims literally, a dim equal to the source's at the same index as 0 (copy),
+    /// at most one other as -1; nil when the target needs a shape computed at run time.
+    func reshapeTarget(_ target: SymShape, from source: SymShape) -> [Int]? {
+        var out: [Int] = []
+        var inferred = false
+        for (i, d) in target.enumerated() {
+            if let v = d.value {
+                guard v > 0 else { return nil }
+                out.append(v)
+            } else if i < source.count && source[i] == d {
+                out.append(0)
+            } else {
+                guard !inferred else { return nil }
+                inferred = true
+                out.append(-1)
+            }
+        }
+        return out
+    }
+
+    /// Emits Reshape(x) to `target`: as an attribute when it can be written
+    /// with 0/-1, else with the shape computed by a node (`shapeValue`, or a
+    /// Shape of `like`) at run time.
+    func emitReshape(_ n: ONNXNode, _ x: String, to target: SymShape, output y: String, shapeValue: String? = nil,
+                     like: String? = nil, suffix: String? = nil) throws {
+        let xs = try shape(x, n)
+        if let t = reshapeTarget(target, from: xs) {
+            try emit(n, op: "Reshape", inputs: [x], outputs: [y], attributes: ["shape": .ints(t), "allowzero": .int(0)], suffix: suffix)
+            return
+        }
+        var computed = shapeValue
+        if computed == nil, let like {
+            computed = "\(y)/shape"
+            try emit(n, op: "Shape", inputs: [like], outputs: [computed!], attributes: [:], dtype: .i64, suffix: "shape")
+        }
+        guard let s = computed else { throw unsupportedForm(n, "target shape \(target.rendered) cannot be computed") }
+        try emit(n, op: "Reshape", inputs: [x, s], outputs: [y], attributes: ["allowzero": .int(0)], suffix: suffix)
+    }
+
+    /// Explicit pads, or nil for `auto_pad` SAME on a symbolic size (the shape
+    /// rule resolves it per run). SAME_UPPER puts the odd pixel at the end.
+    func resolvePads(_ n: ONNXNode, input: SymShape, kernel: [Int], strides: [Int], dilations: [Int]) throws -> [Int]? {
+        let k = kernel.count
+        let autoPad = n.string("auto_pad") ?? "NOTSET"
+        switch autoPad {
+        case "NOTSET", "":
+            let pads = n.ints("pads") ?? Array(repeating: 0, count: 2 * k)
+            guard pads.count == 2 * k, pads.allSatisfy({ $0 >= 0 }) else { throw invalid(n, "pads \(pads) do not fit \(k) spatial dims") }
+            return pads
+        case "VALID":
+            return Array(repeating: 0, count: 2 * k)
+        case "SAME_UPPER", "SAME_LOWER":
+            guard let sizes = Array(input.dropFirst(2)).concrete else { return nil }
+            var begin: [Int] = [], end: [Int] = []
+            for i in 0..<k {
+                let out = (sizes[i] + strides[i] - 1) / strides[i]
+                let total = max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - sizes[i])
+                let small = total / 2, large = total - small
+                begin.append(autoPad == "SAME_UPPER" ? small : large)
+                end.append(autoPad == "SAME_UPPER" ? large : small)
+            }
+            return begin + end
+        default:
+            throw invalid(n, "unknown auto_pad '\(autoPad)'")
+        }
+    }
+
+    /// Window attributes with pads resolved (or `auto_pad` kept for a symbolic input).
+    func windowAttributes(_ n: ONNXNode, input: SymShape, kernel: [Int], strides: [Int], dilations: [Int]) throws -> [String: Attribute] {
+        var attrs: [String: Attribute] = ["kernel_shape": .ints(kernel), "strides": .ints(strides), "dilations": .ints(dilations)]
+        if let pads = try resolvePads(n, input: input, kernel: kernel, strides: strides, dilations: dilations) {
+            attrs["pads"] = .ints(pads)
+        } else {
+            attrs["auto_pad"] = .string(n.string("auto_pad")!)
+        }
+        return attrs
+    }
+}
