@@ -24,6 +24,12 @@ public struct Manifest: Decodable, Sendable {
         public var inputs: [IO]?
         public var outputs: [IO]?
         public var intermediates: [Intermediate]?
+        /// Dynamic-shape fixtures: every input size onnxruntime ran the model at (run 0 is `inputs`/`outputs`).
+        public var runs: [Run]?
+    }
+    public struct Run: Decodable, Sendable {
+        public var inputs: [IO]
+        public var outputs: [IO]
     }
     public var models: [Entry]
 
