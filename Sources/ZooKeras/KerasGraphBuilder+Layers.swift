@@ -64,8 +64,8 @@ extension KerasGraphBuilder {
             let x = try one()
             let k = try positive(spec.pair("pool_size", [2, 2]), "pool_size", name)
             let s = try positive(spec.pair("strides") ?? k, "strides", name)
-            let pads = try samePads(spec, x, kernel: k, strides: s, dilations: [1, 1], layer: name)
-            var attrs: [String: Attribute] = ["kernel_shape": .ints(k), "strides": .ints(s), "dilations": .ints([1, 1]), "pads": .ints(pads), "ceil_mode": .int(0)]
+            var attrs = try windowAttributes(spec, x, kernel: k, strides: s, dilations: [1, 1], layer: name)
+            attrs["ceil_mode"] = .int(0)
             let isMax = cls.hasPrefix("Max")
             if !isMax { attrs["count_include_pad"] = .int(0) }
             return out(try emit(isMax ? "MaxPool" : "AveragePool", [x.name], attrs, name: name, layer: name), nhwc: x.nhwc)
@@ -123,15 +123,29 @@ extension KerasGraphBuilder {
         return v
     }
 
-    /// TF "same" padding as explicit pads (the odd pixel at the end); "valid" → zeros.
-    func samePads(_ spec: LayerSpec, _ x: KValue, kernel: [Int], strides: [Int], dilations: [Int], layer: String) throws -> [Int] {
+    /// Window attributes with TF padding: "valid" → zero pads; "same" → explicit
+    /// pads (the odd pixel at the end) for a fixed size, `auto_pad` SAME_UPPER
+    /// (resolved per run, same rule) for a symbolic one.
+    func windowAttributes(_ spec: LayerSpec, _ x: KValue, kernel: [Int], strides: [Int], dilations: [Int], layer: String) throws -> [String: Attribute] {
+        var attrs: [String: Attribute] = ["kernel_shape": .ints(kernel), "strides": .ints(strides), "dilations": .ints(dilations)]
+        if let pads = try samePads(spec, x, kernel: kernel, strides: strides, dilations: dilations, layer: layer) {
+            attrs["pads"] = .ints(pads)
+        } else {
+            attrs["auto_pad"] = .string("SAME_UPPER")
+        }
+        return attrs
+    }
+
+    /// TF "same" padding as explicit pads (the odd pixel at the end), nil when
+    /// the spatial size is symbolic; "valid" → zeros.
+    func samePads(_ spec: LayerSpec, _ x: KValue, kernel: [Int], strides: [Int], dilations: [Int], layer: String) throws -> [Int]? {
         let padding = spec.string("padding") ?? "valid"
         switch padding {
         case "valid": return [0, 0, 0, 0]
         case "same":
             var begin: [Int] = [], end: [Int] = []
             for i in 0..<2 {
-                guard let size = x.shape[i + 2].value else { throw fail(layer, "spatial size depends on the batch") }
+                guard let size = x.shape[i + 2].value else { return nil }
                 let out = (size + strides[i] - 1) / strides[i]
                 let total = max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - size)
                 begin.append(total / 2)
@@ -148,11 +162,9 @@ extension KerasGraphBuilder {
         let k = try positive(spec.pair("kernel_size"), "kernel_size", name)
         let s = try positive(spec.pair("strides", [1, 1]), "strides", name)
         let d = try positive(spec.pair("dilation_rate", [1, 1]), "dilation_rate", name)
-        let pads = try samePads(spec, x, kernel: k, strides: s, dilations: d, layer: name)
+        let window = try windowAttributes(spec, x, kernel: k, strides: s, dilations: d, layer: name)
         let useBias = spec.bool("use_bias", true)
-        let attrs: (Int) -> [String: Attribute] = { g in
-            ["kernel_shape": .ints(k), "strides": .ints(s), "dilations": .ints(d), "pads": .ints(pads), "group": .int(g)]
-        }
+        let attrs: (Int) -> [String: Attribute] = { g in window.merging(["group": .int(g)]) { a, _ in a } }
         var y: String
         switch spec.className {
         case "Conv2D":
@@ -194,7 +206,11 @@ extension KerasGraphBuilder {
     func dense(_ spec: LayerSpec, _ input: KValue, _ layerPath: [String]) throws -> KValue {
         let name = layerPath.joined(separator: "/")
         let x = try kerasLayout(input, layer: name)
-        guard let units = spec.int("units"), units > 0, units <= 1 << 24, let inDim = x.shape.last?.value else { throw fail(name, "unknown input or invalid unit count") }
+        guard let units = spec.int("units"), units > 0, units <= 1 << 24, let last = x.shape.last else { throw fail(name, "unknown input or invalid unit count") }
+        // After a Flatten of a symbolic size the input width is known only per run
+        // (Keras fixes it when the model is built): the stored kernel says what it
+        // must be, and the Gemm named after this layer checks it at run time.
+        let inDim = last.value ?? KerasGraphBuilder.anySize
         let useBias = spec.bool("use_bias", true)
         var exp = [("kernel", [inDim, units])]
         if useBias { exp.append(("bias", [units])) }

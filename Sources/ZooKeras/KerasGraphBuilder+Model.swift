@@ -27,6 +27,21 @@ extension KerasGraphBuilder {
         guard unsupported.isEmpty else { throw KerasError.unsupportedLayers(path: path, layers: unsupported) }
     }
 
+    /// The symbol for a Keras `None` dimension: N for the batch; H and W (T for
+    /// sequences) for the first input, prefixed with the input's name for the
+    /// others, since Keras lets each input have its own size.
+    static func symbolName(axis j: Int, rank: Int, input: String, inputIndex: Int, channelsFirst: Bool) -> String {
+        if j == 0 { return "N" }
+        var base: String
+        switch (rank, j) {
+        case (4, _): base = channelsFirst ? ["", "C", "H", "W"][j] : ["", "H", "W", "C"][j]
+        case (3, 1): base = "T"
+        default: base = "d\(j)"
+        }
+        if inputIndex > 0 { base = SymDim.sanitizedSymbol(input) + "." + base }
+        return base
+    }
+
     /// Builds `model`; `bound` gives the values of its inputs when it is nested.
     func build(_ model: ModelSpec, prefix: [String], bound: [KValue]?, graphInputs: inout [ValueInfo]) throws -> [KValue] {
         var resolved: [TensorRef: KValue] = [:]
@@ -48,8 +63,11 @@ extension KerasGraphBuilder {
                 if let v = d as? Int {
                     guard v > 0, v <= 1 << 20 else { throw KerasError.invalidConfig(path: path, detail: "input layer '\(spec.name)' has dimension \(v)") }
                     dims.append(.fixed(v))
-                } else if j == 0 { dims.append(.symbolic("N")) } else {
-                    throw KerasError.unsupportedForm(path: path, layer: spec.name, detail: "input dimension \(j) is unknown; zoo needs static shapes — rebuild the model with a fixed input_shape")
+                } else if d is NSNull {
+                    dims.append(.symbolic(Self.symbolName(axis: j, rank: raw.count, input: spec.name, inputIndex: i,
+                                                          channelsFirst: channelsFirst)))
+                } else {
+                    throw KerasError.invalidConfig(path: path, detail: "input layer '\(spec.name)' dimension \(j) is neither a size nor null")
                 }
             }
             graphInputs.append(ValueInfo(name: spec.name, dtype: .f32, shape: dims))

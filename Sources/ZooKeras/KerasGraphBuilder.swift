@@ -27,6 +27,12 @@ final class KerasGraphBuilder {
 
     func storagePath(_ names: [String]) -> [String] { storageNames[names] ?? names }
 
+    /// Names sizes without a closed form, in build order.
+    let unknowns = UnknownDims()
+
+    /// An expected weight dimension that takes whatever size the file stores.
+    static let anySize = -1
+
     static let identityLayers: Set<String> = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "ActivityRegularization", "AlphaDropout"]
     static let supported: Set<String> = identityLayers.union([
         "InputLayer", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense", "BatchNormalization", "Activation", "ReLU",
@@ -59,7 +65,7 @@ final class KerasGraphBuilder {
         let node = Node(name: out, op: op, inputs: inputs, outputs: [out], attributes: attrs)
         let inShapes = inputs.map { $0.isEmpty ? nil : shapes[$0] }
         do {
-            shapes[out] = try ShapeInference.outputShapes(of: node, inputs: inShapes)[0]
+            shapes[out] = try ShapeInference.outputShapes(of: node, inputs: inShapes, unknowns: unknowns)[0]
         } catch let e as ZooCoreError {
             throw KerasError.unsupportedForm(path: path, layer: layer, detail: e.localizedDescription)
         }
@@ -126,17 +132,21 @@ final class KerasGraphBuilder {
             } else {
                 t = found.first { (synonyms[exp.name] ?? [exp.name]).contains($0.name) }?.tensor
             }
+            func fits(_ shape: [Int]) -> Bool {
+                shape.count == exp.shape.count && zip(shape, exp.shape).allSatisfy { $1 == Self.anySize || $0 == $1 }
+            }
             if t == nil {
                 problems.append("layer '\(label)': missing weight '\(exp.name)' \(ShapeMath.describe(exp.shape))")
-            } else if t!.shape != exp.shape {
+            } else if !fits(t!.shape) {
                 problems.append("layer '\(label)': weight '\(exp.name)' has shape \(ShapeMath.describe(t!.shape)), expected \(ShapeMath.describe(exp.shape))")
                 t = nil
             }
             // A stand-in so the walk can go on and report every problem at once.
-            guard let count = ShapeMath.elementCount(exp.shape), count <= 1 << 28 else {
+            let standIn = exp.shape.map { $0 == Self.anySize ? 1 : $0 }
+            guard let count = ShapeMath.elementCount(standIn), count <= 1 << 28 else {
                 throw KerasError.invalidConfig(path: path, detail: "layer '\(label)': weight '\(exp.name)' would have shape \(exp.shape)")
             }
-            var value = try t ?? Tensor(floats: [Float](repeating: 0, count: count), shape: exp.shape)
+            var value = try t ?? Tensor(floats: [Float](repeating: 0, count: count), shape: standIn)
             if let convert = layout[exp.name] { value = try convert(value) }
             result[exp.name] = constant("\(label)/\(exp.name)", value)
         }
