@@ -136,7 +136,7 @@ class Builder:
         self._node("Softmax", [x], "prob", self.shape[x], axis=1)
         graph = helper.make_graph(
             self.nodes, self.name,
-            [helper.make_tensor_value_info("data", TensorProto.FLOAT, ["N", 3, self.size, self.size])],
+            [helper.make_tensor_value_info("data", TensorProto.FLOAT, ["N", 3, "H", "W"] if DYNAMIC else ["N", 3, self.size, self.size])],
             [helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["N", 1000])], initializer=self.inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
                                   producer_name="zoo bench/make_models.py")
@@ -302,6 +302,9 @@ def inception_v3(rng):
     return b.finish(b.head(x, "fc", 2.3))
 
 
+# --dynamic: declare the input as [N, 3, H, W] (any size the architecture allows).
+DYNAMIC = False
+
 MODELS = {"resnet50": resnet50, "vgg16": vgg16, "mobilenetv2": mobilenetv2, "inception_v3": inception_v3}
 
 
@@ -324,7 +327,10 @@ def main():
     ap.add_argument("--only", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)}")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-check", action="store_true", help="skip onnx.checker and the onnxruntime run")
+    ap.add_argument("--dynamic", action="store_true", help="symbolic input height and width: [N, 3, H, W]")
     args = ap.parse_args()
+    global DYNAMIC
+    DYNAMIC = args.dynamic
     names = [n for n in args.only.split(",") if n]
     unknown = [n for n in names if n not in MODELS]
     if unknown:
@@ -338,7 +344,7 @@ def main():
         # --only writes the same bytes as a full run.
         b = MODELS[name](np.random.default_rng([args.seed, i]))
         model, size, params, macs = b.model, b.size, b.params, b.macs
-        path = os.path.join(args.out_dir, f"{name}.onnx")
+        path = os.path.join(args.out_dir, f"{name}{'_dynamic' if DYNAMIC else ''}.onnx")
         tmp = path + ".tmp"
         onnx.save(model, tmp)
         os.replace(tmp, path)

@@ -57,6 +57,13 @@ struct Run: ParsableCommand {
             session.profiling = profile
             let inputs = try options.inputs(for: session)
             var outputs = try options.run(session, inputs)
+            if timing {
+                // The first run planned shapes for this input signature; later runs reuse the plan.
+                FileHandle.standardError.write(Data(String(format: "plan: %.3f ms for input shape %@ (%d plan%@)\n",
+                                                           session.planStatistics.lastSeconds * 1e3,
+                                                           inputs.sorted { $0.key < $1.key }.map { ShapeMath.describe($0.value.shape) }.joined(separator: ", "),
+                                                           session.planStatistics.count, session.planStatistics.count == 1 ? "" : "s").utf8))
+            }
             var latencies: [Double] = []
             if `repeat` > 1 || timing {
                 for _ in 0..<`repeat` {
