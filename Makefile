@@ -1,5 +1,5 @@
 # Quick start targets; both install missing system packages first.
-.PHONY: demo test setup bench fixtures
+.PHONY: demo test setup bench fixtures test-applications
 
 setup:
 	@scripts/setup.sh
@@ -11,6 +11,10 @@ demo: setup
 test: setup
 	swift test
 
+# Opt-in: every catalog keras.applications notop model, full size, at three input sizes (creates a venv).
+test-applications: setup
+	scripts/test-applications.sh
+
 bench:
 	bench/verify.sh
 	bench/convert.sh
@@ -18,6 +22,7 @@ bench:
 	bench/convert_keras.sh
 	bench/pull.sh
 	bench/embeddings.sh
+	bench/dynamic.sh
 
 # Regenerate committed fixtures (needs Python + the pinned requirements).
 fixtures:

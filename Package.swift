@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "ZooONNXTests", dependencies: [
             "ZooONNX", "ZooCore", "ZooFormat", "ZooTestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .testTarget(name: "ZooRuntimeTests", dependencies: ["ZooRuntime", "ZooONNX", "ZooCore", "ZooFormat", "ZooTestSupport"]),
+        .testTarget(name: "ZooRuntimeTests", dependencies: ["ZooRuntime", "ZooONNX", "ZooKeras", "ZooCore", "ZooFormat", "ZooTestSupport"]),
         .testTarget(name: "ZooKerasTests", dependencies: ["ZooKeras", "ZooRuntime", "ZooCore", "ZooFormat"]),
         .testTarget(name: "ZooEmbeddingsTests", dependencies: [
             "ZooEmbeddings", "ZooCore", "ZooFormat", "ZooTestSupport", .product(name: "Crypto", package: "swift-crypto"),

@@ -27,6 +27,10 @@ public enum ShapeInference {
         let out = try spec.rule(ctx)
         for s in out {
             for d in s { if let v = d.value, v < 0 || v > ShapeMath.maxElements { throw ctx.fail("output dimension \(v) is out of range") } }
+            // The fixed sizes alone must stay within the element limit (a hostile shape overflows here).
+            guard ShapeMath.elementCount(s.compactMap(\.value)) != nil else {
+                throw ctx.fail("output shape \(s.rendered) has more than \(ShapeMath.maxElements) elements")
+            }
         }
         return out
     }

@@ -167,6 +167,10 @@ final class ImportSession {
                 guard case .symbolic(let p) = d else { return d }
                 return p.isEmpty ? unknowns.make().dim : .symbolic(SymDim.sanitizedSymbol(p))
             }
+            let fixed = named.compactMap { if case .fixed(let d) = $0 { return d } else { return nil } }
+            guard ShapeMath.elementCount(fixed) != nil else {
+                throw ONNXError.invalidTensor(path: path, tensor: v.name, detail: "declared shape \(ShapeMath.describe(named)) is negative or overflows \(ShapeMath.maxElements) elements")
+            }
             inputs.append(ValueInfo(name: v.name, dtype: dtype, shape: named))
             values[v.name] = .runtime(dtype, SymShape(named))
         }

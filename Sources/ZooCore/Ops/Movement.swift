@@ -56,8 +56,7 @@ public enum MovementOps {
             var a = try c.int("axis")
             if a < 0 { a += x.count }
             guard a >= 0, a <= x.count else { throw c.fail("axis \(a) out of range for rank \(x.count)") }
-            let outer = try c.orUnknown(Array(x[0..<a]).product, overflowIf: Array(x[0..<a]).concrete != nil)
-            let inner = try c.orUnknown(Array(x[a...]).product, overflowIf: Array(x[a...]).concrete != nil)
+            let outer = try c.product(Array(x[0..<a])), inner = try c.product(Array(x[a...]))
             return [[outer, inner]]
         },
         // `shape` is an attribute when it was static at import, else input 1 (computed at run time).
@@ -89,7 +88,7 @@ public enum MovementOps {
                     out.append(t)
                 }
             }
-            guard let total = x.product, let have = out.product else { throw c.fail("dimension overflow") }
+            let total = try c.product(x), have = try c.product(out)
             if let at = inferAt {
                 if let q = total.divided(by: have) {
                     out[at] = q

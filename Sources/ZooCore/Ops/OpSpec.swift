@@ -190,6 +190,21 @@ public struct ShapeContext {
         if let d = a.subtracting(b), d.isFixed { throw fail("\(what) differ: \(a) vs \(b)") }
         return a.isFixed ? a : b.isFixed ? b : a
     }
+    /// Product of `dims`: an error when the fixed sizes alone overflow (a
+    /// hostile shape), an unknown when the symbolic part has no closed form.
+    public func product(_ dims: [SymDim]) throws -> SymDim {
+        var fixed = 1
+        for d in dims {
+            guard let v = d.value else { continue }
+            let (p, o) = fixed.multipliedReportingOverflow(by: v)
+            guard !o, p <= ShapeMath.maxElements else { throw fail("element count of \(dims.rendered) overflows") }
+            fixed = p
+        }
+        if let p = dims.product { return p }
+        if dims.allSatisfy(\.isFixed) { throw fail("element count of \(dims.rendered) overflows") }
+        return unknown()
+    }
+
     /// A size that must be fixed for this op (e.g. channel counts).
     public func fixed(_ d: SymDim, _ what: String) throws -> Int {
         guard let v = d.value else { throw fail("\(what) must be fixed, got \(d)") }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Opt-in suite (`make test-applications`): every keras.applications notop variant of the catalog,
+# full size with seeded random weights, as the weights-only legacy .h5 + model.to_json() a user has,
+# converted once and run at three input sizes against what Keras computed for each.
+# Usage: scripts/test-applications.sh [OUT_DIR]   (default bench/out/applications; never committed)
+#   ONLY=keras-vgg16,keras-mobilenet   a subset of catalog names
+#   VENV=/tmp/keras-venv               the pinned Keras virtualenv (created when missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-bench/out/applications}
+venv=${VENV:-/tmp/keras-venv}
+mkdir -p "$out"
+scripts/setup.sh
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --no-deps -r fixtures/generator/requirements-keras.txt
+fi
+"$venv/bin/python" fixtures/generator/make_applications.py "$out" ${ONLY:+--only "$ONLY"} 2>&1 | grep -v "^W0000\|warn" || true
+swift build -c release --product zoo >/dev/null
+zoo=$(swift build -c release --show-bin-path)/zoo
+echo
+echo "| model | size | output | max abs err | max rel err | cosine | parity (rtol 1e-4, atol 1e-5·max(1, max|ref|)) |"
+echo "|---|---|---|---|---|---|---|"
+fail=0
+while IFS=$'\t' read -r name weights arch runs; do
+  "$zoo" convert "$out/$weights" --arch "$out/$arch" -o "$out/$name.zoo" >/dev/null
+  while IFS=$'\t' read -r size input output maxabs; do
+    atol=$(python3 -c "print(1e-5 * max(1.0, $maxabs))")
+    rc=0
+    "$zoo" parity "$out/$name.zoo" --input "$out/$input" --expect "$out/$output" --atol "$atol" --json > "$out/$name.$size.json" 2> "$out/$name.$size.err" || rc=$?
+    python3 - "$out/$name.$size.json" "$name" "$size" "$rc" <<'PY'
+import json, sys
+path, name, size, rc = sys.argv[1:]
+try:
+    data = json.load(open(path))
+    r = data[0] if isinstance(data, list) else data["outputs"][0]
+    print(f"| {name} | {size} | {r['output']} ({r['elements']} values) | {r['maxAbsError']:.3g} | {r['maxRelError']:.3g} | {r['cosine']:.8f} | {'pass' if r['passed'] else 'FAIL'} |")
+except Exception:
+    print(f"| {name} | {size} | error (exit {rc}): {open(path[:-5] + '.err').read().strip()[:200]} | | | | FAIL |")
+PY
+    [ "$rc" = 0 ] || fail=1
+  done < <(echo "$runs" | tr ';' '\n' | tr ',' '\t')
+done < <(python3 -c '
+import json, sys
+for m in json.load(open(sys.argv[1])):
+    runs = ";".join(f"{r[\"size\"][0]}x{r[\"size\"][1]},{r[\"input\"]},{r[\"output\"]},{r[\"max_abs\"]}" for r in m["runs"])
+    print(m["name"], m["weights"], m["architecture"], runs, sep="\t")
+' "$out/index.json")
+exit $fail
