@@ -15,7 +15,11 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --no-deps -r fixtures/generator/requirements-keras.txt
 fi
-"$venv/bin/python" fixtures/generator/make_applications.py "$out" ${ONLY:+--only "$ONLY"} 2>&1 | grep -v "^W0000\|warn" || true
+# The generated models are kept between runs; REGENERATE=1 (or a different ONLY) makes them anew.
+if [ "${REGENERATE:-0}" = 1 ] || [ ! -f "$out/index.json" ] || [ "$(cat "$out/.only" 2>/dev/null)" != "${ONLY:-}" ]; then
+  "$venv/bin/python" fixtures/generator/make_applications.py "$out" ${ONLY:+--only "$ONLY"} 2>&1 | grep -v "^W0000\|warn" || true
+  echo "${ONLY:-}" > "$out/.only"
+fi
 swift build -c release --product zoo >/dev/null
 zoo=$(swift build -c release --show-bin-path)/zoo
 echo
@@ -23,7 +27,11 @@ echo "| model | size | output | max abs err | max rel err | cosine | parity (rto
 echo "|---|---|---|---|---|---|---|"
 fail=0
 while IFS=$'\t' read -r name weights arch runs; do
-  "$zoo" convert "$out/$weights" --arch "$out/$arch" -o "$out/$name.zoo" >/dev/null
+  if ! "$zoo" convert "$out/$weights" --arch "$out/$arch" -o "$out/$name.zoo" >/dev/null 2> "$out/$name.convert.err"; then
+    echo "| $name | — | conversion failed: $(head -c 300 "$out/$name.convert.err") | | | | FAIL |"
+    fail=1
+    continue
+  fi
   while IFS=$'\t' read -r size input output maxabs; do
     atol=$(python3 -c "print(1e-5 * max(1.0, $maxabs))")
     rc=0
@@ -43,7 +51,7 @@ PY
 done < <(python3 -c '
 import json, sys
 for m in json.load(open(sys.argv[1])):
-    runs = ";".join(f"{r[\"size\"][0]}x{r[\"size\"][1]},{r[\"input\"]},{r[\"output\"]},{r[\"max_abs\"]}" for r in m["runs"])
+    runs = ";".join("%dx%d,%s,%s,%r" % (r["size"][0], r["size"][1], r["input"], r["output"], r["max_abs"]) for r in m["runs"])
     print(m["name"], m["weights"], m["architecture"], runs, sep="\t")
 ' "$out/index.json")
 exit $fail

@@ -32,7 +32,10 @@ struct LegacyH5Weights: WeightSource {
                 // "conv2d/kernel:0", "conv2d_1/conv2d_1_1/kernel:0" or, for nested
                 // models, "inner_layer/kernel:0": the variable is the last part,
                 // the layer it belongs to the part before it.
-                let parts = weightPath.split(separator: "/").map(String.init)
+                // A layer name may itself contain "/" (tf_keras DenseNet: "conv1/conv", weight
+                // "conv1/conv/kernel:0"): a weight path under the layer's own name belongs to it.
+                let own = weightPath.hasPrefix(layer + "/") ? String(weightPath.dropFirst(layer.count + 1)) : weightPath
+                let parts = own.split(separator: "/").map(String.init)
                 guard let last = parts.last else { continue }
                 let variable = String(last.split(separator: ":").first ?? Substring(last))
                 let owner = parts.count >= 2 ? parts[parts.count - 2] : layer

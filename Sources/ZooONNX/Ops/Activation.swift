@@ -5,13 +5,7 @@ import ZooCore
 enum ActivationNormalisers {
     /// An op whose ONNX attributes are the IR's, defaults left to the IR registry.
     static func same(_ attributes: [String]) -> Normaliser {
-        { s, n in
-            var attrs: [String: Attribute] = [:]
-            for a in attributes {
-                if let f = n.float(a) { attrs[a] = .float(f) } else if let i = n.int(a) { attrs[a] = .int(i) } else if let t = n.string(a) { attrs[a] = .string(t) }
-            }
-            try s.emit(n, op: n.op, inputs: [n.x], outputs: [try n.output(s)], attributes: attrs)
-        }
+        { s, n in try s.emit(n, op: n.op, inputs: [n.x], outputs: [try n.output(s)], attributes: n.present(attributes)) }
     }
 
     static let table: [String: Normaliser] = [

@@ -18,7 +18,7 @@ enum ConvNormalisers {
                 throw s.invalid(n, "kernel_shape \(kernel), strides \(strides), dilations \(dilations) do not fit a \(k)-D convolution")
             }
             var attrs = try s.windowAttributes(n, input: xs, kernel: kernel, strides: strides, dilations: dilations)
-            attrs["group"] = .int(n.int("group") ?? 1)
+            attrs.merge(n.present(["group"])) { a, _ in a }
             try s.emit(n, op: "Conv", inputs: [x, w] + (n.input(2).map { [$0] } ?? []), outputs: [y], attributes: attrs)
         },
         "MaxPool": pool, "AveragePool": pool,
@@ -30,14 +30,12 @@ enum ConvNormalisers {
             }
             if (n.int("training_mode") ?? 0) != 0 { throw s.unsupportedForm(n, "training_mode=1") }
             guard n.presentInputCount == 5 else { throw s.invalid(n, "needs 5 inputs (X, scale, B, mean, var)") }
-            try s.emit(n, op: n.op, inputs: Array(n.inputs[0..<5]), outputs: [try n.output(s)], attributes: ["epsilon": .float(n.float("epsilon") ?? 1e-5)])
+            try s.emit(n, op: n.op, inputs: Array(n.inputs[0..<5]), outputs: [try n.output(s)], attributes: n.present(["epsilon"]))
         },
         "LRN": { s, n in
             guard let size = n.int("size") else { throw s.invalid(n, "attribute 'size' is required") }
-            try s.emit(n, op: "LRN", inputs: [n.x], outputs: [try n.output(s)], attributes: [
-                "size": .int(size), "alpha": .float(n.float("alpha") ?? 1e-4),
-                "beta": .float(n.float("beta") ?? 0.75), "bias": .float(n.float("bias") ?? 1),
-            ])
+            try s.emit(n, op: "LRN", inputs: [n.x], outputs: [try n.output(s)],
+                       attributes: n.present(["alpha", "beta", "bias"]).merging(["size": .int(size)]) { a, _ in a })
         },
     ]
 
@@ -55,8 +53,7 @@ enum ConvNormalisers {
             throw s.invalid(n, "strides \(strides) or dilations \(dilations) do not fit kernel \(kernel)")
         }
         var attrs = try s.windowAttributes(n, input: xs, kernel: kernel, strides: strides, dilations: dilations)
-        attrs["ceil_mode"] = .int(n.int("ceil_mode") ?? 0)
-        if n.op == "AveragePool" { attrs["count_include_pad"] = .int(n.int("count_include_pad") ?? 0) }
+        attrs.merge(n.present(n.op == "AveragePool" ? ["ceil_mode", "count_include_pad"] : ["ceil_mode"])) { a, _ in a }
         try s.emit(n, op: n.op, inputs: [x], outputs: [y], attributes: attrs)
     }
 }
@@ -66,10 +63,8 @@ enum MatMulNormalisers {
     static let table: [String: Normaliser] = [
         "Gemm": { s, n in
             guard let b = n.input(1) else { throw s.invalid(n, "needs inputs A and B") }
-            try s.emit(n, op: "Gemm", inputs: [n.x, b] + (n.input(2).map { [$0] } ?? []), outputs: [try n.output(s)], attributes: [
-                "alpha": .float(n.float("alpha") ?? 1), "beta": .float(n.float("beta") ?? 1),
-                "transA": .int(n.int("transA") ?? 0), "transB": .int(n.int("transB") ?? 0),
-            ])
+            try s.emit(n, op: "Gemm", inputs: [n.x, b] + (n.input(2).map { [$0] } ?? []), outputs: [try n.output(s)],
+                       attributes: n.present(["alpha", "beta", "transA", "transB"]))
         },
         "MatMul": BinaryNormalisers.binary,
     ]
@@ -89,7 +84,7 @@ enum ReduceNormalisers {
             }
             let resolved = try axes!.map { try s.normalizeAxis($0, rank: rank, n) }
             try s.emit(n, op: "ReduceMean", inputs: [x], outputs: [y],
-                       attributes: ["axes": .ints(Array(Set(resolved)).sorted()), "keepdims": .int(n.int("keepdims") ?? 1)])
+                       attributes: n.present(["keepdims"]).merging(["axes": .ints(Array(Set(resolved)).sorted())]) { a, _ in a })
         },
     ]
 }

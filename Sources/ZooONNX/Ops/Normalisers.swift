@@ -26,6 +26,16 @@ extension ONNXNode {
     }
     /// Input 0 (data) of a one-input op.
     var x: String { input(0) ?? "" }
+
+    /// The named attributes this node carries, as IR attributes. Absent ones are
+    /// left out: their default is the IR registry's (equal to ONNX's for these ops).
+    func present(_ names: [String]) -> [String: Attribute] {
+        var out: [String: Attribute] = [:]
+        for a in names {
+            if let f = float(a) { out[a] = .float(f) } else if let i = int(a) { out[a] = .int(i) } else if let t = string(a) { out[a] = .string(t) } else if let v = ints(a) { out[a] = .ints(v) }
+        }
+        return out
+    }
 }
 
 extension ImportSession {
