@@ -71,8 +71,23 @@ struct Convert: ParsableCommand {
         }
     }
 
+    /// The full error as JSON on stdout (with --json): every weight problem, not only the first few.
+    struct ErrorOutput: Encodable {
+        var error: String
+        var problems: [String]?
+    }
+
     func run() throws {
         try runReportingErrors {
+            do { try convert() } catch let e as KerasError where json && inProcess {
+                try printJSON(ErrorOutput(error: e.localizedDescription, problems: e.problems))
+                throw e
+            }
+        }
+    }
+
+    func convert() throws {
+        do {
             let format = try SourceFormat(path: model)
             if format == .keras && !inProcess {
                 try runIsolated()

@@ -18,6 +18,15 @@ public enum KerasError: Error, LocalizedError, Equatable {
     case weightMismatch(path: String, problems: [String])
     case archive(path: String, detail: String)
 
+    /// How many problems a one-line message lists before "… and N more".
+    public static let shownProblems = 10
+
+    /// Every problem of a weight mismatch, for machine-readable output.
+    public var problems: [String]? {
+        if case .weightMismatch(_, let p) = self { return p }
+        return nil
+    }
+
     public var errorDescription: String? {
         switch self {
         case let .io(p, d): return "\(p): \(d)"
@@ -31,7 +40,11 @@ public enum KerasError: Error, LocalizedError, Equatable {
         case let .unsupportedForm(p, l, d): return "\(p): layer '\(l)': unsupported: \(d)"
         case let .invalidConfig(p, d): return "\(p): invalid model config: \(d)"
         case let .missingArchitecture(p): return "\(p): this file holds weights only; give the architecture with --arch model.json (model.to_json() or config.json)"
-        case let .weightMismatch(p, problems): return "\(p): weights do not match the architecture: " + problems.joined(separator: "; ")
+        case let .weightMismatch(p, problems):
+            // The first few problems and the count: a broken file can have thousands.
+            let shown = problems.prefix(KerasError.shownProblems).joined(separator: "; ")
+            let more = problems.count > KerasError.shownProblems ? "; … and \(problems.count - KerasError.shownProblems) more (--json lists them all)" : ""
+            return "\(p): weights do not match the architecture (\(problems.count) problem\(problems.count == 1 ? "" : "s")): \(shown)\(more)"
         case let .archive(p, d): return "\(p): \(d)"
         }
     }

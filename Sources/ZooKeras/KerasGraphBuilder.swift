@@ -124,14 +124,11 @@ final class KerasGraphBuilder {
         let found = stored?.variables ?? []
         if let stored, !found.isEmpty { usedWeightPaths.insert(stored.path) }
         var result: [String: String] = [:]
-        let synonyms: [String: [String]] = ["kernel": ["kernel", "depthwise_kernel"], "depthwise_kernel": ["depthwise_kernel", "kernel"]]
         for (i, exp) in expected.enumerated() {
             var t: Tensor?
-            if keras3, found.allSatisfy({ Int($0.name) != nil }) {
-                t = i < found.count ? found[i].tensor : nil
-            } else {
-                t = found.first { (synonyms[exp.name] ?? [exp.name]).contains($0.name) }?.tensor
-            }
+            // By position, as Keras loads them (legacy HDF5 `weight_names` order, Keras 3 `vars/<i>`);
+            // `expected` lists each layer's variables in Keras's order.
+            t = i < found.count ? found[i].tensor : nil
             func fits(_ shape: [Int]) -> Bool {
                 shape.count == exp.shape.count && zip(shape, exp.shape).allSatisfy { $1 == Self.anySize || $0 == $1 }
             }

@@ -18,31 +18,47 @@ protocol WeightSource {
 /// Legacy HDF5 layout (Keras 2, tf.keras, Keras 3's legacy .h5): a `layer_names`
 /// attribute (possibly split into `layer_names0…N`), one group per layer with a
 /// `weight_names` attribute whose entries are dataset paths inside that group.
+///
+/// Keras's own rule (`load_weights_from_hdf5_group`): a layer's weights are the
+/// datasets its group's `weight_names` lists, **in that order**, assigned by
+/// position; the dataset names are not matched. So a Keras 2.0-era group
+/// `conv2d_1` holding `conv2d_1_1/kernel:0` is conv2d_1's kernel. The one place
+/// names inside a group matter is a nested model stored as one layer, whose
+/// entries `inner/kernel:0` say which inner layer each belongs to.
 struct LegacyH5Weights: WeightSource {
+    struct Entry {
+        var owner: String
+        var variable: String
+        var path: String
+    }
     let root: H5Group
-    /// layer path → [(variable name, dataset path relative to the layer group, group)]
-    private var index: [[String]: [(String, String, H5Group)]] = [:]
-    private var order: [[String]] = []
+    /// Layer group name → its weight entries in `weight_names` order.
+    private var groups: [String: (group: H5Group, entries: [Entry])] = [:]
+    private var order: [String] = []
+    /// Layer names with "/" → "_" (Keras 3 names DenseNet's `conv1/conv` `conv1_conv`).
+    private var normalized: [String: String] = [:]
 
     init(root: H5Group) throws {
         self.root = root
         for layer in try Self.chunkedAttribute(root, "layer_names") {
             let group = try root.group(layer)
+            var entries: [Entry] = []
             for weightPath in try Self.chunkedAttribute(group, "weight_names") {
-                // "conv2d/kernel:0", "conv2d_1/conv2d_1_1/kernel:0" or, for nested
-                // models, "inner_layer/kernel:0": the variable is the last part,
-                // the layer it belongs to the part before it.
-                // A layer name may itself contain "/" (tf_keras DenseNet: "conv1/conv", weight
-                // "conv1/conv/kernel:0"): a weight path under the layer's own name belongs to it.
+                // A layer name may itself contain "/" (tf_keras DenseNet: "conv1/conv"): a path
+                // under the layer's own name belongs to it. Otherwise the part before the
+                // variable names the scope: the layer itself, a renamed copy of it (Keras 2.0:
+                // "conv2d_1_1"), or an inner layer of a nested model.
                 let own = weightPath.hasPrefix(layer + "/") ? String(weightPath.dropFirst(layer.count + 1)) : weightPath
                 let parts = own.split(separator: "/").map(String.init)
                 guard let last = parts.last else { continue }
                 let variable = String(last.split(separator: ":").first ?? Substring(last))
                 let owner = parts.count >= 2 ? parts[parts.count - 2] : layer
-                let key = owner == layer || parts.count < 2 ? [layer] : [layer, owner]
-                if index[key] == nil { order.append(key) }
-                index[key, default: []].append((variable, weightPath, group))
+                entries.append(Entry(owner: owner, variable: variable, path: weightPath))
             }
+            guard !entries.isEmpty else { continue }
+            groups[layer] = (group, entries)
+            order.append(layer)
+            normalized[layer.replacingOccurrences(of: "/", with: "_")] = layer
         }
     }
 
@@ -60,15 +76,32 @@ struct LegacyH5Weights: WeightSource {
         return out
     }
 
+    func group(_ name: String) -> (String, (group: H5Group, entries: [Entry]))? {
+        if let g = groups[name] { return (name, g) }
+        if let n = normalized[name.replacingOccurrences(of: "/", with: "_")], let g = groups[n] { return (n, g) }
+        return nil
+    }
+
+    /// Whether a group's entries belong to several inner layers (a nested model stored as one layer).
+    static func isNested(_ entries: [Entry]) -> Bool { Set(entries.map(\.owner)).count > 1 }
+
     func variables(of path: [String]) throws -> (path: [String], variables: [(name: String, tensor: Tensor)])? {
-        // Nested layers may be stored under the outer model's group ([outer, inner])
-        // or under their own name at top level ([inner]).
-        let candidates = [path, path.count > 1 ? [path[0], path.last!] : path, [path.last!]]
-        for key in candidates {
-            if let entries = index[key] {
-                return (key, try entries.map { v, p, g in (v, try Self.read(g, p)) })
-            }
+        func read(_ g: H5Group, _ entries: [Entry]) throws -> [(name: String, tensor: Tensor)] {
+            try entries.map { ($0.variable, try Self.read(g, $0.path)) }
         }
+        if path.count == 1 {
+            // A top-level layer: every dataset of its group, in order.
+            guard let (name, g) = group(path[0]) else { return nil }
+            return ([name], try read(g.group, g.entries))
+        }
+        // An inner layer of a nested model: stored under the outer model's group
+        // (entries scoped by the inner name), or under its own name at top level.
+        let inner = path.last!
+        if let (outer, g) = group(path[0]) {
+            let mine = g.entries.filter { $0.owner == inner }
+            if !mine.isEmpty { return (Self.isNested(g.entries) ? [outer, inner] : [outer], try read(g.group, mine)) }
+        }
+        if let (name, g) = group(inner) { return ([name], try read(g.group, g.entries)) }
         return nil
     }
 
@@ -78,7 +111,15 @@ struct LegacyH5Weights: WeightSource {
         return try parent.readFloats(parts.last!)
     }
 
-    func allLayerPaths() throws -> [[String]] { order }
+    func allLayerPaths() throws -> [[String]] {
+        order.flatMap { layer -> [[String]] in
+            let entries = groups[layer]!.entries
+            guard Self.isNested(entries) else { return [[layer]] }
+            var owners: [String] = []
+            for e in entries where !owners.contains(e.owner) { owners.append(e.owner) }
+            return owners.map { [layer, $0] }
+        }
+    }
 }
 
 /// Keras 3 `.weights.h5` layout: `layers/<name>/vars/<i>`, nested models as
