@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
         .target(name: "ZooONNX", dependencies: ["ZooCore", "ZooFormat", "CONNXProto", "CProtobufC"]),
         .target(name: "ZooKeras", dependencies: [
-            "ZooCore", "ZooFormat", "CHDF5",
+            "ZooCore", "ZooFormat", "CHDF5", "CZooZlib",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "ZooRuntime", dependencies: ["ZooCore", "ZooFormat", "CBLAS"]),

@@ -14,6 +14,10 @@ public enum KerasError: Error, LocalizedError, Equatable {
     case unsupportedForm(path: String, layer: String, detail: String)
     case invalidConfig(path: String, detail: String)
     case missingArchitecture(path: String)
+    /// A weights-only file that matches no built-in architecture: the closest and how it differs.
+    case unknownArchitecture(path: String, closest: String?, difference: String)
+    /// `--arch` names neither a readable file nor a built-in architecture.
+    case unknownArchitectureReference(reference: String)
     /// Every missing weight, unused weight and shape mismatch, by layer.
     case weightMismatch(path: String, problems: [String])
     case archive(path: String, detail: String)
@@ -39,7 +43,11 @@ public enum KerasError: Error, LocalizedError, Equatable {
             return "\(p): layers of unknown or unsupported classes (zoo maps built-in Keras layers and never runs custom code): \(layers.joined(separator: ", "))"
         case let .unsupportedForm(p, l, d): return "\(p): layer '\(l)': unsupported: \(d)"
         case let .invalidConfig(p, d): return "\(p): invalid model config: \(d)"
-        case let .missingArchitecture(p): return "\(p): this file holds weights only; give the architecture with --arch model.json (model.to_json() or config.json)"
+        case let .missingArchitecture(p): return "\(p): this file holds weights only; give the architecture with --arch model.json (model.to_json() or config.json) or --arch CATALOG-NAME:VARIANT"
+        case let .unknownArchitecture(p, closest, d):
+            return "\(p): this file holds weights only and matches no architecture zoo knows (keras.applications)\(closest.map { "; closest: \($0)" } ?? ""): \(d); give the architecture with --arch model.json"
+        case let .unknownArchitectureReference(r):
+            return "--arch \(r): neither a readable architecture file nor a built-in architecture (e.g. keras-vgg16:notop, keras-mobilenet:top; 'zoo catalog' lists them)"
         case let .weightMismatch(p, problems):
             // The first few problems and the count: a broken file can have thousands.
             let shown = problems.prefix(KerasError.shownProblems).joined(separator: "; ")

@@ -5,14 +5,20 @@ import ZooFormat
 
 /// Options for `KerasImporter.load`.
 public struct KerasImportOptions: Sendable {
-    /// Architecture for weights-only files: `model.to_json()` output or a Keras 3 `config.json`.
+    /// Architecture for weights-only files: a path to `model.to_json()` output or
+    /// a Keras 3 `config.json`, or a built-in architecture (`keras-vgg16:notop`,
+    /// see `KerasApplications`). Without one, a Keras Applications weights file
+    /// is recognised by its weights.
     public var architecture: String?
+    /// Global pooling of a built-in notop architecture: `none` (default), `avg` or `max`.
+    public var pooling: String?
     public var name: String?
     /// Whether to hash the source file for the card (callers that hash it
     /// alongside writing, as `zoo convert` does, turn it off).
     public var hashSource: Bool
-    public init(architecture: String? = nil, name: String? = nil, hashSource: Bool = true) {
+    public init(architecture: String? = nil, pooling: String? = nil, name: String? = nil, hashSource: Bool = true) {
         self.architecture = architecture
+        self.pooling = pooling
         self.name = name
         self.hashSource = hashSource
     }
@@ -76,13 +82,30 @@ public enum KerasImporter {
                 throw KerasError.notKeras(path: path, detail: "no model_config, layer_names or layers group")
             }
         }
+        var application: KerasApplications.Architecture?
         if let arch = options.architecture {
-            do { configJSON = try String(contentsOfFile: arch, encoding: .utf8) } catch {
-                throw KerasError.io(path: arch, detail: "cannot read the architecture file")
+            if FileManager.default.fileExists(atPath: arch) {
+                do { configJSON = try String(contentsOfFile: arch, encoding: .utf8) } catch {
+                    throw KerasError.io(path: arch, detail: "cannot read the architecture file")
+                }
+            } else if let a = KerasApplications.architecture(arch, pooling: options.pooling) {
+                application = a
+            } else {
+                throw KerasError.unknownArchitectureReference(reference: arch)
+            }
+        } else if configJSON == nil, let legacy = weights as? LegacyH5Weights {
+            switch KerasApplications.identify(try legacy.signature()) {
+            case .matches(let found):
+                // notop variants differ only in pooling, which holds no weights.
+                let pool = options.pooling ?? "none"
+                application = found.first { $0.pooling == pool && $0.catalogModel != nil } ?? found.first { $0.pooling == pool } ?? found[0]
+            case .none(let closest, let difference):
+                throw KerasError.unknownArchitecture(path: path, closest: closest?.reference, difference: difference)
             }
         }
+        if let a = application { configJSON = a.configJSON }
         guard let json = configJSON else { throw KerasError.missingArchitecture(path: path) }
-        let parsed = try KerasConfigParser.parse(json, path: options.architecture ?? path)
+        let parsed = try KerasConfigParser.parse(json, path: application.map { "built-in \($0.id)" } ?? options.architecture ?? path)
         kerasVersion = kerasVersion ?? parsed.kerasVersion
         backend = backend ?? parsed.backend
         let keras3 = (kerasVersion ?? "").hasPrefix("3") || format.hasPrefix("keras-v3")
@@ -121,7 +144,12 @@ public enum KerasImporter {
             source: .init(file: base, format: format, byteSize: size, sha256: sha),
             framework: .init(name: "keras", version: kerasVersion, backend: backend),
             inputs: inputs.map { .init(name: $0.name, dtype: $0.dtype, shape: $0.shape, layout: $0.shape.count == 4 ? (channelsFirst ? "NCHW" : "NHWC") : nil) },
-            outputs: outputs.map { .init(name: $0.name, dtype: $0.dtype, shape: $0.shape, layout: $0.shape.count == 4 ? (channelsFirst ? "NCHW" : "NHWC") : nil) })
+            outputs: outputs.map { .init(name: $0.name, dtype: $0.dtype, shape: $0.shape, layout: $0.shape.count == 4 ? (channelsFirst ? "NCHW" : "NHWC") : nil) },
+            metadata: application.map { a in
+                var m = ["keras.application": a.id, "keras.application.version": a.kerasVersion, "keras.pooling": a.pooling]
+                if let c = a.catalogModel { m["catalog.model"] = c; m["catalog.variant"] = a.variant }
+                return m
+            })
         return Model(card: card, graph: graph, tensors: tensors)
     }
 

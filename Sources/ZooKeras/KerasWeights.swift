@@ -111,6 +111,15 @@ struct LegacyH5Weights: WeightSource {
         return try parent.readFloats(parts.last!)
     }
 
+    /// The file's weights per layer group, in file order, by shape only (for
+    /// recognising a Keras Applications file).
+    func signature() throws -> [KerasApplications.Architecture.Layer] {
+        try order.map { layer in
+            let g = groups[layer]!
+            return KerasApplications.Architecture.Layer(name: layer, shapes: try g.entries.map { try Self.read(g.group, $0.path).shape })
+        }
+    }
+
     func allLayerPaths() throws -> [[String]] {
         order.flatMap { layer -> [[String]] in
             let entries = groups[layer]!.entries
