@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ZooRuntime", targets: ["ZooRuntime"]),
         .library(name: "ZooRegistry", targets: ["ZooRegistry"]),
         .library(name: "ZooEmbeddings", targets: ["ZooEmbeddings"]),
+        .library(name: "ZooConvert", targets: ["ZooConvert"]),
         .library(name: "ZooCommands", targets: ["ZooCommands"]),
     ],
     dependencies: [
@@ -52,12 +53,14 @@ let package = Package(
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // The conversion pipeline: importer table, content sniffing, card completion, writer.
+        .target(name: "ZooConvert", dependencies: ["ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooEmbeddings", "CZooZlib"]),
         .target(name: "ZooRegistry", dependencies: [
-            "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooEmbeddings",
+            "ZooCore", "ZooFormat", "ZooConvert",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "ZooCommands", dependencies: [
-            "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooRuntime", "ZooRegistry", "ZooEmbeddings", "CZooSupport",
+            "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooRuntime", "ZooConvert", "ZooRegistry", "ZooEmbeddings", "CZooSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
@@ -78,6 +81,6 @@ let package = Package(
         .testTarget(name: "ZooEmbeddingsTests", dependencies: [
             "ZooEmbeddings", "ZooCore", "ZooFormat", "ZooTestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .testTarget(name: "ZooCommandsTests", dependencies: ["ZooCommands", "ZooFormat", "ZooCore"]),
+        .testTarget(name: "ZooCommandsTests", dependencies: ["ZooCommands", "ZooConvert", "ZooFormat", "ZooCore", "ZooTestSupport"]),
     ]
 )

@@ -37,8 +37,11 @@ struct Pull: ParsableCommand {
     @Option(help: ArgumentHelp("Use this file, downloaded by hand, as the source (its hash is still checked).", valueName: "file"))
     var from: String?
 
-    @Option(help: ArgumentHelp("Architecture JSON for weights-only Keras files.", valueName: "file"))
+    @Option(help: ArgumentHelp("Architecture for weights-only Keras files: a JSON file or a catalog reference (default for a catalog model: its own).", valueName: "file|ref"))
     var arch: String?
+
+    @Option(help: ArgumentHelp("Global pooling for a built-in Keras notop architecture: none, avg or max.", valueName: "mode"))
+    var pooling: String?
 
     @Option(help: "Register under this name.")
     var name: String?
@@ -74,6 +77,7 @@ struct Pull: ParsableCommand {
                                                from: from, architecture: arch, name: name)
             var opts = options
             opts.member = member
+            opts.pooling = pooling
             let registry = try registryOptions.registry()
             let m = try registry.pull(model, options: opts)
             if json { try printJSON(m) } else { print(registry.home.appendingPathComponent(m.model).path) }

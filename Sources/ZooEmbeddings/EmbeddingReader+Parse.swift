@@ -3,23 +3,22 @@ import ZooCore
 
 /// Imports word2vec / fastText / GloVe files into the `.zoo` embedding layout.
 public enum EmbeddingImporter {
-    /// Reads `path` (plain, `.gz`, or a `.zip` member) in `format`.
-    public static func load(path: String, format: EmbeddingFormat? = nil, member: String? = nil, name: String? = nil, half: Bool = false) throws -> Model {
+    /// Reads `path` (plain, gzip, or a zip member) in `format`; both default to what the file name says.
+    public static func load(path: String, format: EmbeddingFormat? = nil, container: EmbeddingContainer? = nil, member: String? = nil,
+                            name: String? = nil, half: Bool = false) throws -> Model {
         guard let fmt = format ?? EmbeddingFormat.guess(path) else {
             throw EmbeddingError.io(path: path, detail: "unknown embedding format; expected .bin, .bin.gz, .vec, .vec.gz, .txt, .txt.gz or .zip")
         }
-        if fmt == .word2vecBinary && isPlain(path) {
+        let packing = container ?? EmbeddingContainer.guess(path)
+        if fmt == .word2vecBinary && packing == .plain {
             return try loadMapped(path: path, name: name, half: half)
         }
         let builder = EmbeddingBuilder(path: path)
         let feed: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
-        let lower = path.lowercased()
-        if lower.hasSuffix(".gz") {
-            feed = { try ByteSources.gzip(path, $0) }
-        } else if lower.hasSuffix(".zip") {
-            feed = { try ByteSources.zipMember(path, member: member, $0) }
-        } else {
-            feed = { try ByteSources.plain(path, $0) }
+        switch packing {
+        case .gzip: feed = { try ByteSources.gzip(path, $0) }
+        case .zip: feed = { try ByteSources.zipMember(path, member: member, $0) }
+        case .plain: feed = { try ByteSources.plain(path, $0) }
         }
         switch fmt {
         case .word2vecBinary:

@@ -20,6 +20,17 @@ public enum EmbeddingFormat: String, Sendable, CaseIterable {
     }
 }
 
+/// How an embedding file's bytes are packed around the format's bytes.
+public enum EmbeddingContainer: String, Sendable {
+    case plain, gzip, zip
+
+    /// From the file name (`.gz`, `.zip`); callers that sniffed the content pass it explicitly.
+    public static func guess(_ path: String) -> EmbeddingContainer {
+        let lower = path.lowercased()
+        return lower.hasSuffix(".gz") ? .gzip : lower.hasSuffix(".zip") ? .zip : .plain
+    }
+}
+
 /// Accumulates words and vectors; the first occurrence of a duplicate word wins
 /// (as gensim keeps it), later ones are counted and dropped.
 final class EmbeddingBuilder {

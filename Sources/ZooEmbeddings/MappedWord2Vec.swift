@@ -194,10 +194,11 @@ extension EmbeddingImporter {
     /// `mapped` file (and not converted to f16) is read in place: the matrix
     /// goes from the mapping to the output file without being assembled in
     /// memory. Every other case parses into memory, as ``load(path:format:member:name:half:)``.
-    public static func prepare(path: String, mapped: MappedFile?, format: EmbeddingFormat? = nil, member: String? = nil,
-                               name: String? = nil, half: Bool = false) throws -> PreparedEmbedding {
+    public static func prepare(path: String, mapped: MappedFile?, format: EmbeddingFormat? = nil, container: EmbeddingContainer? = nil,
+                               member: String? = nil, name: String? = nil, half: Bool = false) throws -> PreparedEmbedding {
         let fmt = format ?? EmbeddingFormat.guess(path)
-        if fmt == .word2vecBinary, !half, let mapped, isPlain(path) {
+        let packing = container ?? EmbeddingContainer.guess(path)
+        if fmt == .word2vecBinary, !half, let mapped, packing == .plain {
             let scan = try MappedWord2Vec.scan(mapped, hashRows: true)
             guard scan.rowStarts.count > 0 else { throw EmbeddingError.empty(path: path) }
             let rows = scan.rowStarts.count, dim = scan.dim
@@ -211,7 +212,7 @@ extension EmbeddingImporter {
                                                                             storage: scan.vocabulary.offsets.withUnsafeBytes { TensorStorage(copying: $0) })),
             ])
         }
-        let model = try load(path: path, format: format, member: member, name: name, half: half)
+        let model = try load(path: path, format: fmt, container: packing, member: member, name: name, half: half)
         return PreparedEmbedding(card: model.card, items: model.tensors.map { ZooWriter.Item(name: $0.name, tensor: $0.tensor) })
     }
 
@@ -241,11 +242,6 @@ extension EmbeddingImporter {
         ])
     }
 
-    /// Not compressed and not an archive: the file's bytes are the format's bytes.
-    static func isPlain(_ path: String) -> Bool {
-        let lower = path.lowercased()
-        return !lower.hasSuffix(".gz") && !lower.hasSuffix(".zip")
-    }
 }
 
 /// Row start offsets in memory that never moves (sized up front from a bound

@@ -23,8 +23,12 @@ public enum KerasApplications {
         /// `none`, `avg` or `max` (notop only; pooling adds no weights).
         public let pooling: String
         public let kerasVersion: String
-        /// `model.to_json()`.
-        public let configJSON: String
+        /// Where `configJSON` is in the configs blob.
+        let configRange: Range<Int>
+        /// `model.to_json()` (decompressed on first use of any config).
+        public var configJSON: String {
+            String(decoding: KerasApplications.configs[configRange], as: UTF8.self)
+        }
         /// Per weighted layer, in saving order: its name and its variables' shapes.
         public let signature: [Layer]
 
@@ -45,17 +49,24 @@ public enum KerasApplications {
         case none(closest: Architecture?, difference: String)
     }
 
-    /// Decoded on first use (about 12 MB of JSON).
+    /// The index (ids, arguments, weight signatures), decoded on first use.
     public static let all: [Architecture] = decode()
 
+    /// Every config, one after another (about 12 MB), decompressed when one is needed.
+    static let configs: Data = {
+        guard let packed = Data(base64Encoded: packedConfigs, options: .ignoreUnknownCharacters),
+              let data = inflate(packed, expected: configsSize) else { return Data() }
+        return data
+    }()
+
     static func decode() -> [Architecture] {
-        guard let packedData = Data(base64Encoded: packed, options: .ignoreUnknownCharacters),
-              let json = inflate(packedData, expected: uncompressedSize),
+        guard let packedData = Data(base64Encoded: packedIndex, options: .ignoreUnknownCharacters),
+              let json = inflate(packedData, expected: indexSize),
               let root = try? JSONSerialization.jsonObject(with: json) as? [String: Any],
               let list = root["architectures"] as? [[String: Any]] else { return [] }
         return list.compactMap { e in
-            guard let id = e["id"] as? String, let app = e["application"] as? String, let config = e["config"],
-                  let configData = try? JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]),
+            guard let id = e["id"] as? String, let app = e["application"] as? String,
+                  let range = e["config_range"] as? [Int], range.count == 2, range[0] >= 0, range[1] >= 0, range[0] + range[1] <= configsSize,
                   let sig = e["signature"] as? [[Any]] else { return nil }
             let layers: [Architecture.Layer] = sig.compactMap { l in
                 guard l.count == 2, let name = l[0] as? String, let shapes = l[1] as? [[Int]] else { return nil }
@@ -63,7 +74,7 @@ public enum KerasApplications {
             }
             return Architecture(id: id, application: app, catalogModel: e["catalog"] as? String, variant: e["variant"] as? String ?? "",
                                 pooling: e["pooling"] as? String ?? "none", kerasVersion: e["keras_version"] as? String ?? "",
-                                configJSON: String(decoding: configData, as: UTF8.self), signature: layers)
+                                configRange: range[0]..<(range[0] + range[1]), signature: layers)
         }
     }
 

@@ -40,7 +40,6 @@ public enum KerasImporter {
     /// Imports from an existing mapping of `path` (shared with a caller that
     /// also hashes the file, instead of reading it twice).
     public static func load(path: String, mapped: MappedFile?, options: KerasImportOptions = .init()) throws -> Model {
-        let lower = path.lowercased()
         var cleanup: URL?
         defer { if let c = cleanup { try? FileManager.default.removeItem(at: c) } }
 
@@ -50,7 +49,8 @@ public enum KerasImporter {
         var format: String
         let weights: WeightSource
         let h5: H5File
-        if lower.hasSuffix(".keras") {
+        // By content, not by name: a `.keras` archive is a zip, every other Keras file HDF5.
+        if try isZipArchive(path: path, mapped: mapped) {
             let (config, metadata, weightsPath, dir) = try unpackArchive(path)
             cleanup = dir
             configJSON = config
@@ -151,6 +151,14 @@ public enum KerasImporter {
                 return m
             })
         return Model(card: card, graph: graph, tensors: tensors)
+    }
+
+    /// Whether the file starts with a zip local-file header (a `.keras` archive).
+    static func isZipArchive(path: String, mapped: MappedFile?) throws -> Bool {
+        if let m = mapped { return m.bytes.count >= 4 && Array(m.bytes.prefix(4)) == [0x50, 0x4B, 0x03, 0x04] }
+        guard let h = FileHandle(forReadingAtPath: path) else { throw KerasError.io(path: path, detail: "cannot open the file") }
+        defer { try? h.close() }
+        return Array((try? h.read(upToCount: 4)) ?? Data()) == [0x50, 0x4B, 0x03, 0x04]
     }
 
     static func containsChannelsFirst(_ m: ModelSpec) -> Bool {

@@ -1,4 +1,6 @@
 import Foundation
+import ZooConvert
+import ZooCore
 
 /// The pullable models of `zoo.json` (docs/CATALOG.md), the fields the registry uses.
 public struct Catalog: Sendable {
@@ -39,6 +41,21 @@ public struct Catalog: Sendable {
         public var variants: [Variant]?
         public var parity: Parity?
         public var license: String?
+        /// How the model wants its pixels prepared (keys as in `ModelCard.Preprocessing`).
+        public var preprocessing: ModelCard.Preprocessing?
+        /// The label set by name, e.g. `imagenet-1k`.
+        public var labels: String?
+
+        /// What the entry contributes to a converted model's card.
+        public var cardDefaults: CardDefaults {
+            CardDefaults(name: name, family: family, task: task, license: license, preprocessing: preprocessing, labels: labels)
+        }
+
+        /// The built-in Keras architecture of a weights-only Keras variant (`keras-vgg16:notop`).
+        public func kerasArchitecture(variant: String?) -> String? {
+            guard format == "keras-h5", weightsOnly == true else { return nil }
+            return "\(name):\(variant ?? "top")"
+        }
     }
     private struct File: Codable {
         var schema: Int

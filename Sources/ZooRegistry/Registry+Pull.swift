@@ -1,10 +1,8 @@
 import Crypto
 import Foundation
+import ZooConvert
 import ZooCore
-import ZooEmbeddings
 import ZooFormat
-import ZooKeras
-import ZooONNX
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,8 +15,11 @@ extension Registry {
         public var offline: Bool
         /// A file downloaded by hand to use instead of the network (still hash-checked).
         public var from: String?
-        /// Architecture JSON for weights-only Keras files.
+        /// Architecture for weights-only Keras files: a JSON file or a built-in reference
+        /// (default for a catalog entry: its own variant's architecture).
         public var architecture: String?
+        /// Global pooling of a built-in Keras notop architecture (`none`, `avg`, `max`).
+        public var pooling: String?
         /// Name to register under (default: the catalog name or the file stem).
         public var name: String?
         /// For archives holding several files (GloVe zips): the member to convert.
@@ -46,7 +47,7 @@ extension Registry {
             guard Self.validName(name) else { throw RegistryError.noUsableSource(name: name, detail: "not a valid model name; give --name") }
             return try withLock(name) {
                 let blob = try ingest(file: local, expected: nil, label: local)
-                return try convertAndRegister(name: name, variant: nil, blob: blob, format: Self.guessFormat(local),
+                return try convertAndRegister(name: name, variant: nil, blob: blob, format: nil,
                                               originalName: (local as NSString).lastPathComponent, url: nil, entry: nil, options: options)
             }
         }
@@ -57,7 +58,7 @@ extension Registry {
             if options.offline { throw RegistryError.offline(name: name) }
             return try withLock(name) {
                 let blob = try download(Catalog.Source(url: spec), label: spec)
-                return try convertAndRegister(name: name, variant: nil, blob: blob, format: Self.guessFormat(u.lastPathComponent),
+                return try convertAndRegister(name: name, variant: nil, blob: blob, format: nil,
                                               originalName: u.lastPathComponent, url: spec, entry: nil, options: options)
             }
         }
@@ -146,25 +147,14 @@ extension Registry {
             do { try FileManager.default.copyItem(atPath: model, toPath: staged.path) } catch {
                 throw RegistryError.io(path: model, operation: "copy", detail: error.localizedDescription)
             }
-            return try registerStaged(staged, name: name, variant: nil, blob: blob, format: Self.guessFormat(source),
+            let format = (try? Conversion.detect(try Conversion.open(source)).format) ?? "unknown"
+            return try registerStaged(staged, name: name, variant: nil, blob: blob, format: format,
                                       originalName: (source as NSString).lastPathComponent, url: nil, entry: nil)
         }
     }
 
     static func fileName(_ s: Catalog.Source) -> String? {
         (s.url ?? s.fixture).map { ($0 as NSString).lastPathComponent }
-    }
-
-    static func guessFormat(_ path: String) -> String {
-        let l = path.lowercased()
-        if l.hasSuffix(".onnx") { return "onnx" }
-        for (suffix, format) in [(".bin.gz", "word2vec-bin-gz"), (".bin", "word2vec-bin"), (".vec.gz", "fasttext-vec-gz"), (".vec", "fasttext-vec"),
-                                 (".txt.gz", "glove-txt-gz"), (".txt", "glove-txt"), (".zip", "glove-zip")] where l.hasSuffix(suffix) {
-            return format
-        }
-        if l.hasSuffix(".zoo") { return "zoo" }
-        if l.hasSuffix(".keras") { return "keras-v3" }
-        return "keras-h5"
     }
 
     struct BlobInfo {
@@ -255,65 +245,35 @@ extension Registry {
         }
     }
 
-    /// Converts a blob (unless it is already a `.zoo`), verifies the result,
-    /// stores it by model digest and writes the name's manifest last.
-    func convertAndRegister(name: String, variant: String?, blob: BlobInfo, format: String, originalName: String?, url sourceURL: String?,
+    /// Converts a blob through the one conversion pipeline (`Conversion.convert`,
+    /// format by content unless the catalog names it; a `.zoo` is stored as it
+    /// is), verifies the result, stores it by model digest and writes the name's manifest last.
+    func convertAndRegister(name: String, variant: String?, blob: BlobInfo, format: String?, originalName: String?, url sourceURL: String?,
                             entry: Catalog.Entry?, options: PullOptions) throws -> Manifest {
         let blobPath = url(blob.path).path
         let staged = url("tmp/model-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).zoo")
         defer { unlink(staged.path) }
+        let detected: String
         do {
-            switch format {
-            case "zoo":
+            let source = try Conversion.open(blobPath)
+            detected = try Conversion.detect(source, format: format).format
+            if detected == "zoo" {
                 try FileManager.default.copyItem(atPath: blobPath, toPath: staged.path)
-            case "onnx":
-                var model = try ONNXImporter.load(path: blobPath, options: .init(name: entry?.name ?? name, hashSource: false))
-                model.card.source?.sha256 = blob.sha256
-                model.card.source?.file = originalName
-                model.card.source?.url = sourceURL
-                try ZooWriter.write(model, to: staged)
-            case let f where f.hasPrefix("keras"):
-                // The blob has no extension: give the importer a name it recognises.
-                let link = url("tmp/source-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" + (f == "keras-v3" ? ".keras" : ".h5"))
-                defer { unlink(link.path) }
-                try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: blobPath)
-                var model = try KerasImporter.load(path: link.path, options: .init(architecture: options.architecture, name: entry?.name ?? name, hashSource: false))
-                model.card.source?.sha256 = blob.sha256
-                model.card.source?.byteSize = blob.size
-                model.card.source?.file = originalName
-                model.card.source?.url = sourceURL
-                try ZooWriter.write(model, to: staged)
-            case let f where f.hasPrefix("word2vec") || f.hasPrefix("glove") || f.hasPrefix("fasttext"):
-                // Word vectors: the importer picks the parser from the file name.
-                let ext: String
-                switch f {
-                case "word2vec-bin": ext = ".bin"
-                case "word2vec-bin-gz": ext = ".bin.gz"
-                case "fasttext-vec-gz", "word2vec-txt-gz": ext = ".vec.gz"
-                case "fasttext-vec", "word2vec-txt": ext = ".vec"
-                case "glove-zip": ext = ".zip"
-                case "glove-txt-gz": ext = ".txt.gz"
-                default: ext = ".txt"
-                }
-                let link = url("tmp/source-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" + ext)
-                defer { unlink(link.path) }
-                try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: blobPath)
-                let mapped = try? MappedFile(path: blobPath)
-                var prepared = try EmbeddingImporter.prepare(path: link.path, mapped: mapped, member: options.member, name: entry?.name ?? name)
-                prepared.card.source?.sha256 = blob.sha256
-                prepared.card.source?.byteSize = blob.size
-                prepared.card.source?.file = originalName
-                prepared.card.source?.url = sourceURL
-                try ZooWriter.write(card: prepared.card, graph: Graph(), items: prepared.items, to: staged)
-            default:
-                throw RegistryError.conversion(source: originalName ?? name, detail: "format '\(format)' cannot be converted yet")
+            } else {
+                let catalog = options.catalog
+                _ = try Conversion.convert(blobPath, to: staged, options: ConversionOptions(
+                    name: entry?.name ?? (options.name ?? name), format: format,
+                    architecture: options.architecture ?? entry?.kerasArchitecture(variant: variant), pooling: options.pooling,
+                    member: options.member, cardDefaults: entry?.cardDefaults,
+                    catalogLookup: { model in catalog?.entry(model)?.cardDefaults },
+                    originalName: originalName, sourceURL: sourceURL, sha256: blob.sha256))
             }
         } catch let e as RegistryError {
             throw e
         } catch {
             throw RegistryError.conversion(source: originalName ?? name, detail: error.localizedDescription)
         }
-        return try registerStaged(staged, name: name, variant: variant, blob: blob, format: format, originalName: originalName, url: sourceURL, entry: entry)
+        return try registerStaged(staged, name: name, variant: variant, blob: blob, format: detected, originalName: originalName, url: sourceURL, entry: entry)
     }
 
     /// Verifies a staged `.zoo`, moves it into the store by model digest and writes the name's manifest last.

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import ZooCommands
+import ZooCore
+import ZooFormat
 
 /// `zoo pull` and friends against a private registry ($ZOO_HOME in a temp dir)
 /// and the repository's catalog; everything offline.
@@ -169,5 +171,46 @@ import ZooCommands
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try listed().map { $0["name"] as? String } == ["fire"])
         #expect(try zoo("verify", "fire").status == 0)
+    }
+}
+
+/// Keras Applications weights through `zoo convert` and `zoo pull` with no architecture file.
+@Suite struct KerasApplicationsCLITests {
+    static let weights = CLI.repoRoot.appendingPathComponent("fixtures/keras/applications/mobilenet_0_25_notop.h5").path
+
+    @Test func convertRecognisesAnApplicationsWeightsFileAndSaysWhichItIs() throws {
+        let dir = try Scratch()
+        // No extension, no --arch: recognised by content and by its weights.
+        let src = dir.url.appendingPathComponent("downloaded").path
+        try FileManager.default.copyItem(atPath: Self.weights, toPath: src)
+        let r = try CLI.run(["convert", src, "-o", dir.url.appendingPathComponent("m.zoo").path, "--pooling", "avg"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("recognised keras.applications MobileNet(alpha=0.25)/notop/avg"), "\(r.stdout)")
+        let wrong = try CLI.run(["convert", src, "--arch", "keras-nothing:top", "-o", dir.url.appendingPathComponent("x.zoo").path])
+        #expect(wrong.status == ZooExitCode.inputError.rawValue && wrong.stderr.contains("keras-nothing:top"), "\(wrong.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("x.zoo").path))
+    }
+
+    /// A catalog entry's card fields (preprocessing, license, labels) reach the pulled model.
+    @Test func pullCarriesTheCatalogsPreprocessingLabelsAndLicense() throws {
+        let home = try Scratch()
+        let sha = try SourceDigest(file: MappedFile(path: Self.weights)).value()
+        let dir = try Scratch()
+        try FileManager.default.copyItem(atPath: Self.weights, toPath: dir.url.appendingPathComponent("mobilenet_small_notop").path)
+        let catalog = dir.url.appendingPathComponent("catalog.json")
+        try Data("""
+            {"schema": 1, "models": [{"name": "mobilenet-small", "family": "mobilenet", "task": "image-classification",
+              "format": "keras-h5", "license": "Apache-2.0", "labels": "imagenet-1k",
+              "preprocessing": {"mode": "tf", "scale": 0.00784313725, "channelOrder": "RGB", "inputSize": [224, 224]},
+              "sources": [{"fixture": "mobilenet_small_notop", "sha256": "\(sha)"}]}]}
+            """.utf8).write(to: catalog)
+        let r = try CLI.run(["pull", "mobilenet-small", "--catalog", catalog.path], env: ["ZOO_HOME": home.url.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let info = try CLI.run(["inspect", r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "--json"])
+        let card = (try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])?["card"] as? [String: Any]
+        #expect(card?["license"] as? String == "Apache-2.0")
+        #expect((card?["preprocessing"] as? [String: Any])?["mode"] as? String == "tf")
+        #expect((card?["metadata"] as? [String: String])?["labels"] == "imagenet-1k")
+        #expect((card?["metadata"] as? [String: String])?["keras.application"] == "MobileNet(alpha=0.25)/notop")
     }
 }
