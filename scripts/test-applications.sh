@@ -6,6 +6,8 @@
 # Usage: scripts/test-applications.sh [OUT_DIR]   (default bench/out/applications; never committed)
 #   ONLY=keras-vgg16,keras-mobilenet   a subset of catalog names
 #   VENV=/tmp/keras-venv               the pinned Keras virtualenv (created when missing)
+#   ZOO=path/to/zoo                    use this zoo binary instead of building one
+#   REGENERATE=1                       make the models anew (they are kept between runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/out/applications}
@@ -21,8 +23,10 @@ if [ "${REGENERATE:-0}" = 1 ] || ! grep -q '"expected_id"' "$out/index.json" 2>/
   "$venv/bin/python" fixtures/generator/make_applications.py "$out" ${ONLY:+--only "$ONLY"} 2>&1 | grep -v "^W0000\|warn" || true
   echo "${ONLY:-}" > "$out/.only"
 fi
-swift build -c release --product zoo >/dev/null
-zoo=$(swift build -c release --show-bin-path)/zoo
+if [ -n "${ZOO:-}" ]; then zoo=$ZOO; else
+  swift build -c release --product zoo >/dev/null
+  zoo=$(swift build -c release --show-bin-path)/zoo
+fi
 echo
 echo "| model | recognised as | size | max abs err | max rel err | cosine | parity (rtol 1e-4, atol 1e-5·max(1, max|ref|)) |"
 echo "|---|---|---|---|---|---|---|"

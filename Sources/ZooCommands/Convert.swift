@@ -94,7 +94,7 @@ struct Convert: ParsableCommand {
             try runIsolated()
             return
         }
-        if inProcess { try becomeWorker() }
+        if inProcess { try becomeWorker(sourceBytes: fileBytes(model)) }
         if let arch, arch.hasSuffix(".json"), !FileManager.default.isReadableFile(atPath: arch) {
             throw CLIError(message: "\(arch): cannot read the architecture file", code: .inputError)
         }

@@ -118,15 +118,39 @@ func runInChildProcess(describing source: String, cleanup: (Int32) -> Void) thro
     child.waitUntilExit()
     if child.terminationReason == .uncaughtSignal {
         cleanup(child.processIdentifier)
+        if child.terminationStatus == SIGXCPU || child.terminationStatus == SIGKILL {
+            throw CLIError(message: "\(source): reading this file did not finish within its CPU-time limit (a malformed HDF5 file can make libhdf5 loop forever); it is malformed or hostile — re-download it", code: .inputError)
+        }
         throw CLIError(message: "\(source): the HDF5 library crashed reading this file (signal \(child.terminationStatus)); it is malformed or hostile — re-download it", code: .inputError)
     }
     if child.terminationStatus != 0 { throw ExitCode(child.terminationStatus) }
 }
 
 /// Called first in a worker: die with the parent, so a `kill -9` of the
-/// command leaves no worker behind holding locks or writing files.
-func becomeWorker() throws {
+/// command leaves no worker behind holding locks or writing files; and bound
+/// its CPU time, so a file that makes a library loop forever (libhdf5 does on
+/// some damaged global heaps) ends in a typed error instead of a hang.
+///
+/// The limit is 10 s plus 1 s per 10 MB of `sourceBytes` (conversion itself
+/// runs at well over 100 MB/s of CPU time); the kernel sends SIGXCPU at the
+/// soft limit and SIGKILL 5 s later.
+func becomeWorker(sourceBytes: Int?) throws {
     if czoo_die_with_parent() != 0 && getppid() == 1 {
         throw ExitCode(ZooExitCode.internalError.rawValue)
     }
+    let seconds = workerCPULimit(sourceBytes: sourceBytes)
+    var limit = rlimit(rlim_cur: rlim_t(seconds), rlim_max: rlim_t(seconds + 5))
+    _ = setrlimit(Int32(RLIMIT_CPU.rawValue), &limit)
+}
+
+/// CPU seconds a worker may use for a source of `sourceBytes` (unknown: 10 minutes).
+func workerCPULimit(sourceBytes: Int?) -> Int {
+    guard let b = sourceBytes else { return 600 }
+    return 10 + b / 10_000_000
+}
+
+/// The size of a local file, for the worker's CPU limit.
+func fileBytes(_ path: String) -> Int? {
+    var st = stat()
+    return stat(path, &st) == 0 ? Int(st.st_size) : nil
 }

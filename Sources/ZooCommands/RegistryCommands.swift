@@ -71,7 +71,8 @@ struct Pull: ParsableCommand {
                 }
                 return
             }
-            try becomeWorker()
+            // A file given here bounds the CPU time; a download's size is known only later.
+            try becomeWorker(sourceBytes: from.flatMap(fileBytes) ?? fileBytes(model).map { $0 } )
             let options = Registry.PullOptions(catalog: try registryOptions.openCatalog(),
                                                offline: offline || ProcessInfo.processInfo.environment["ZOO_OFFLINE"] == "1",
                                                from: from, architecture: arch, name: name)

@@ -34,12 +34,9 @@ public final class TensorStorage: @unchecked Sendable {
         allocation = p
         owner = nil
         bytes = UnsafeRawBufferPointer(start: p, count: count)
-        do {
-            try fill(UnsafeMutableRawBufferPointer(start: p, count: count))
-        } catch {
-            p.deallocate()
-            throw error
-        }
+        // Every property is set: if `fill` throws, deinit frees the allocation (freeing it
+        // here as well was a double free, found by bench/mutate_keras.py).
+        try fill(UnsafeMutableRawBufferPointer(start: p, count: count))
     }
 
     /// Takes ownership of `count` bytes at `pointer` (allocated with Swift's

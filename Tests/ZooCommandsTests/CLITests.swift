@@ -160,6 +160,17 @@ final class Scratch {
         #expect(r.status == ZooExitCode.ioError.rawValue)
     }
 
+    /// libhdf5 loops forever on this damaged file; the worker's CPU-time limit turns that into exit 65.
+    @Test func aFileThatMakesHDF5LoopForeverEndsInATypedError() throws {
+        let dir = try Scratch()
+        let out = dir.url.appendingPathComponent("m.zoo").path
+        let r = try CLI.run(["convert", CLI.repoRoot.appendingPathComponent("fixtures/keras/mutants/hdf5_global_heap_loop.h5").path, "-o", out])
+        #expect(r.status == ZooExitCode.inputError.rawValue, "\(r.stderr)")
+        #expect(r.stderr.contains("CPU-time limit") && r.stderr.contains("hdf5_global_heap_loop.h5"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir.url.path)) ?? []).isEmpty)
+    }
+
     @Test func unknownSourceFormatIsAnInputError() throws {
         let r = try CLI.run(["convert", CLI.repoRoot.appendingPathComponent("README.md").path])
         #expect(r.status == ZooExitCode.inputError.rawValue)

@@ -101,3 +101,13 @@ import ZooCore
         #expect(BFloat16.float(0x3F81) == 1 + 0x1p-7)
     }
 }
+
+@Suite struct TensorStorageTests {
+    struct Boom: Error {}
+    /// A fill that throws leaves the allocation to deinit (it was freed twice).
+    @Test func aThrowingFillFreesItsBufferOnce() {
+        for _ in 0..<100 {
+            #expect(throws: Boom.self) { _ = try TensorStorage(count: 64) { _ in throw Boom() } }
+        }
+    }
+}

@@ -48,3 +48,12 @@ import ZooRuntime
         #expect(message.count < 2000, "\(message.count) characters")
     }
 }
+
+/// Mutants the mutation survey found (fixtures/keras/mutants/README.md).
+@Suite struct KerasMutantTests {
+    static let directory = KerasManifest.directory.appendingPathComponent("mutants")
+
+    @Test func aFailedDatasetReadIsATypedErrorNotADoubleFree() {
+        #expect(throws: KerasError.self) { try KerasImporter.load(path: Self.directory.appendingPathComponent("failed_read_double_free.h5").path) }
+    }
+}
