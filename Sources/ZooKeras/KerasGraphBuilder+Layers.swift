@@ -298,10 +298,11 @@ extension KerasGraphBuilder {
             let key = weights.key(names: layerPath, storage: storagePath(layerPath))
             let stored = try weights.variables(of: key)
             let found = stored?.variables ?? []
-            if let stored { usedWeightPaths.insert(stored.path) }
+            if let stored { binding.markUsed(stored.path) }
             let byName = Dictionary(found.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
             guard let m = byName["mean"] ?? byName["0"], let v = byName["variance"] ?? byName["1"] else {
-                problems.append("layer '\(name)': missing weights 'mean' and 'variance'")
+                binding.record(.missing(layer: name, weight: "mean", shape: [c]))
+                binding.record(.missing(layer: name, weight: "variance", shape: [c]))
                 return x
             }
             mean = m.scalars(as: Float.self); variance = v.scalars(as: Float.self)
@@ -310,7 +311,7 @@ extension KerasGraphBuilder {
         if mean.count == 1 { mean = Array(repeating: mean[0], count: c) }
         if variance.count == 1 { variance = Array(repeating: variance[0], count: c) }
         guard mean.count == c, variance.count == c else {
-            problems.append("layer '\(name)': mean/variance have \(mean.count)/\(variance.count) values for \(c) channels")
+            binding.record(.shape(layer: name, weight: "mean", expected: [c], found: [mean.count]))
             return x
         }
         let shape = x.nhwc ? [c, 1, 1] : [c]

@@ -19,8 +19,8 @@ final class KerasGraphBuilder {
     var tensors: [(name: String, tensor: Tensor)] = []
     var shapes: [String: SymShape] = [:]
     var names: Set<String> = []
-    var problems: [String] = []
-    var usedWeightPaths: Set<[String]> = []
+    /// Expected weights bound to stored ones; every problem of the file, collected.
+    var binding = WeightBinding()
     var layerWeights: [[String]: [String: String]] = [:]
     /// Name path → Keras 3 storage path, filled while models are walked.
     var storageNames: [[String]: [String]] = [:]
@@ -31,7 +31,7 @@ final class KerasGraphBuilder {
     let unknowns = UnknownDims()
 
     /// An expected weight dimension that takes whatever size the file stores.
-    static let anySize = -1
+    static let anySize = WeightBinding.anySize
 
     static let identityLayers: Set<String> = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "ActivityRegularization", "AlphaDropout"]
     static let supported: Set<String> = identityLayers.union([
@@ -109,8 +109,9 @@ final class KerasGraphBuilder {
 
     // MARK: weights
 
-    /// Variables of a layer by name, checked against expected shapes; problems
-    /// are collected (and zeros substituted) so one error can list them all.
+    /// Variables of a layer, bound by position to the expected weights through
+    /// the shared `WeightBinding` (missing / mismatched / unused all collected,
+    /// zeros substituted, so one error lists them all).
     ///
     /// `layout` converts a weight from Keras's layout (HWIO kernels) to the
     /// IR's before it is cached, so a shared layer called again reuses the
@@ -121,34 +122,17 @@ final class KerasGraphBuilder {
         let label = layerPath.joined(separator: "/")
         let key = weights.key(names: layerPath, storage: storagePath(layerPath))
         let stored = try weights.variables(of: key)
-        let found = stored?.variables ?? []
-        if let stored, !found.isEmpty { usedWeightPaths.insert(stored.path) }
+        let bound: [Tensor]
+        do {
+            bound = try binding.bind(layer: label, expected: expected, found: stored?.variables, path: stored?.path)
+        } catch {
+            throw KerasError.invalidConfig(path: path, detail: "layer '\(label)': \(error.localizedDescription)")
+        }
         var result: [String: String] = [:]
-        for (i, exp) in expected.enumerated() {
-            var t: Tensor?
-            // By position, as Keras loads them (legacy HDF5 `weight_names` order, Keras 3 `vars/<i>`);
-            // `expected` lists each layer's variables in Keras's order.
-            t = i < found.count ? found[i].tensor : nil
-            func fits(_ shape: [Int]) -> Bool {
-                shape.count == exp.shape.count && zip(shape, exp.shape).allSatisfy { $1 == Self.anySize || $0 == $1 }
-            }
-            if t == nil {
-                problems.append("layer '\(label)': missing weight '\(exp.name)' \(ShapeMath.describe(exp.shape))")
-            } else if !fits(t!.shape) {
-                problems.append("layer '\(label)': weight '\(exp.name)' has shape \(ShapeMath.describe(t!.shape)), expected \(ShapeMath.describe(exp.shape))")
-                t = nil
-            }
-            // A stand-in so the walk can go on and report every problem at once.
-            let standIn = exp.shape.map { $0 == Self.anySize ? 1 : $0 }
-            guard let count = ShapeMath.elementCount(standIn), count <= 1 << 28 else {
-                throw KerasError.invalidConfig(path: path, detail: "layer '\(label)': weight '\(exp.name)' would have shape \(exp.shape)")
-            }
-            var value = try t ?? Tensor(floats: [Float](repeating: 0, count: count), shape: standIn)
+        for (exp, tensor) in zip(expected, bound) {
+            var value = tensor
             if let convert = layout[exp.name] { value = try convert(value) }
             result[exp.name] = constant("\(label)/\(exp.name)", value)
-        }
-        if found.count > expected.count {
-            problems.append("layer '\(label)': \(found.count - expected.count) unused weight(s) \(found.dropFirst(expected.count).map(\.name))")
         }
         layerWeights[layerPath] = result
         return result

@@ -116,10 +116,10 @@ public enum KerasImporter {
         var inputs: [ValueInfo] = []
         let outs = try builder.build(parsed.model, prefix: [], bound: nil, graphInputs: &inputs)
 
-        for p in try weights.allLayerPaths() where !builder.usedWeightPaths.contains(p) {
-            builder.problems.append("layer '\(p.joined(separator: "/"))': weights in the file but no such layer in the architecture")
+        builder.binding.reportUnused(try weights.allLayerPaths())
+        guard builder.binding.problems.isEmpty else {
+            throw KerasError.weightMismatch(path: path, problems: builder.binding.problems.map(\.description))
         }
-        guard builder.problems.isEmpty else { throw KerasError.weightMismatch(path: path, problems: builder.problems) }
 
         // Public outputs carry the Keras output layers' names, in Keras layout.
         var outputs: [ValueInfo] = []

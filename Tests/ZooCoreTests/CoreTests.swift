@@ -111,3 +111,27 @@ import ZooCore
         }
     }
 }
+
+@Suite struct WeightBindingTests {
+    /// Every kind of problem is collected in one pass, with stand-ins of the expected shapes.
+    @Test func bindingReportsMissingMismatchedExtraAndUnusedWeightsAtOnce() throws {
+        var b = WeightBinding()
+        let k = try Tensor(floats: [Float](repeating: 1, count: 6), shape: [2, 3])
+        let ok = try b.bind(layer: "dense", expected: [("kernel", [2, 3])], found: [("renamed_kernel:0", k)], path: ["dense"])
+        #expect(ok[0].shape == [2, 3] && ok[0].scalars(as: Float.self) == k.scalars(as: Float.self))   // positional, names ignored
+        let wild = try b.bind(layer: "fc", expected: [("kernel", [WeightBinding.anySize, 3])], found: [("k", k)], path: ["fc"])
+        #expect(wild[0].shape == [2, 3])
+        #expect(b.problems.isEmpty)
+        let bad = try b.bind(layer: "conv", expected: [("kernel", [3, 3]), ("bias", [3])], found: [("k", k)], path: ["conv"])
+        #expect(bad.map(\.shape) == [[3, 3], [3]])
+        _ = try b.bind(layer: "bn", expected: [("gamma", [3])], found: [("g", try Tensor(floats: [1, 1, 1], shape: [3])), ("extra", k)], path: ["bn"])
+        b.reportUnused([["dense"], ["fc"], ["conv"], ["bn"], ["orphan"]])
+        #expect(b.problems == [
+            .shape(layer: "conv", weight: "kernel", expected: [3, 3], found: [2, 3]),
+            .missing(layer: "conv", weight: "bias", shape: [3]),
+            .extra(layer: "bn", count: 1, names: ["extra"]),
+            .unused(layer: "orphan"),
+        ])
+        #expect(b.problems[0].description == "layer 'conv': weight 'kernel' has shape [2×3], expected [3×3]")
+    }
+}
