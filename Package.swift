@@ -81,6 +81,6 @@ let package = Package(
         .testTarget(name: "ZooEmbeddingsTests", dependencies: [
             "ZooEmbeddings", "ZooCore", "ZooFormat", "ZooTestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .testTarget(name: "ZooCommandsTests", dependencies: ["ZooCommands", "ZooConvert", "ZooFormat", "ZooCore", "ZooTestSupport"]),
+        .testTarget(name: "ZooCommandsTests", dependencies: ["ZooCommands", "ZooConvert", "ZooRegistry", "ZooFormat", "ZooCore", "ZooTestSupport"]),
     ]
 )

@@ -6,12 +6,12 @@ import ZooRegistry
 
 /// Where the catalog and the registry are.
 struct RegistryOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The catalog (default: $ZOO_CATALOG, else ./zoo.json when present).", valueName: "file"))
+    @Option(help: ArgumentHelp("The catalog (default: $ZOO_CATALOG, else the one built into zoo).", valueName: "file"))
     var catalog: String?
 
     func openCatalog() throws -> Catalog? {
         if let c = catalog ?? ProcessInfo.processInfo.environment["ZOO_CATALOG"] { return try Catalog(path: c) }
-        return FileManager.default.fileExists(atPath: "zoo.json") ? try Catalog(path: "zoo.json") : nil
+        return try Catalog.bundled()
     }
 
     /// The registry at $ZOO_HOME (default ~/.cache/zoo).

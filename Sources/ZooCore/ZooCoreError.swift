@@ -15,6 +15,12 @@ public enum ZooCoreError: Error, LocalizedError, Equatable {
     /// A node's inputs do not fit its operator (shape inference failed).
     case shapeInference(node: String, op: String, detail: String)
 
+    /// The message without the node prefix, for callers that name the node themselves.
+    public var detail: String {
+        if case .shapeInference(_, _, let d) = self { return d }
+        return errorDescription ?? "\(self)"
+    }
+
     public var errorDescription: String? {
         switch self {
         case let .tensorSizeMismatch(name, dtype, shape, expected, actual):

@@ -67,7 +67,7 @@ final class KerasGraphBuilder {
         do {
             shapes[out] = try ShapeInference.outputShapes(of: node, inputs: inShapes, unknowns: unknowns)[0]
         } catch let e as ZooCoreError {
-            throw KerasError.unsupportedForm(path: path, layer: layer, detail: e.localizedDescription)
+            throw KerasError.unsupportedForm(path: path, layer: layer, detail: "\(node.op): \(e.detail)")
         }
         nodes.append(node)
         return out

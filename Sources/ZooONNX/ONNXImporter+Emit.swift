@@ -99,7 +99,7 @@ extension ImportSession {
         do {
             outShapes = try ShapeInference.outputShapes(of: node, inputs: shapes, values: known, unknowns: unknowns)
         } catch let e as ZooCoreError {
-            throw invalid(n, e.localizedDescription)
+            throw invalid(n, e.detail)
         }
         let outType = try dtype ?? self.dtype(inputs[0], n)
         for (o, s) in zip(outputs, outShapes) {

@@ -231,7 +231,7 @@ extension ImportSession {
         do {
             out = try ShapeInference.outputShapes(of: node, inputs: [SymShape(concrete: input)])[0]
         } catch {
-            throw invalid(n, error.localizedDescription)
+            throw invalid(n, (error as? ZooCoreError)?.detail ?? error.localizedDescription)
         }
         guard let shape = out.concrete else { throw invalid(n, "output shape \(out) is not static") }
         return shape

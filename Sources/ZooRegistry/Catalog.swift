@@ -65,15 +65,37 @@ public struct Catalog: Sendable {
 
     public let path: String
     public let entries: [Entry]
+    /// Whether this is the copy built into zoo (`Catalog.bundled`), whose fixtures are built in too.
+    public let isBundled: Bool
     /// Directory fixture paths are relative to.
     public var root: String { (path as NSString).deletingLastPathComponent }
 
     public init(path: String) throws {
-        self.path = path
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw RegistryError.invalidCatalog(path: path, detail: "cannot read it")
         }
+        try self.init(data: data, path: path, bundled: false)
+    }
+
+    /// The catalog built into zoo (zoo.json as released, with its bundled demo
+    /// fixtures), so `zoo pull` and `zoo catalog` work from any directory.
+    public static func bundled() throws -> Catalog {
+        guard let data = Data(base64Encoded: bundledJSON, options: .ignoreUnknownCharacters) else {
+            throw RegistryError.invalidCatalog(path: "<built-in>", detail: "the built-in catalog is damaged")
+        }
+        return try Catalog(data: data, path: "<built-in>/zoo.json", bundled: true)
+    }
+
+    /// A fixture's bytes: from the built-in copy, or the file beside the catalog.
+    public func fixture(_ relative: String) -> Data? {
+        if isBundled { return Self.bundledFixtures[relative].flatMap { Data(base64Encoded: $0, options: .ignoreUnknownCharacters) } }
+        return try? Data(contentsOf: URL(fileURLWithPath: (root as NSString).appendingPathComponent(relative)))
+    }
+
+    init(data: Data, path: String, bundled: Bool) throws {
+        self.path = path
+        self.isBundled = bundled
         let file: File
         do { file = try JSONDecoder().decode(File.self, from: data) } catch {
             throw RegistryError.invalidCatalog(path: path, detail: "\(error)")
@@ -83,8 +105,10 @@ public struct Catalog: Sendable {
     }
 
     /// The entry named `name` (or one of its aliases).
+    /// Look-ups ignore case (docs/CATALOG.md): `Keras-VGG16` finds `keras-vgg16`.
     public func entry(_ name: String) -> Entry? {
-        entries.first { $0.name == name || ($0.aliases ?? []).contains(name) }
+        let n = name.lowercased()
+        return entries.first { $0.name.lowercased() == n || ($0.aliases ?? []).contains { $0.lowercased() == n } }
     }
 
     /// Up to three names closest to `name` (edit distance, or containing it).

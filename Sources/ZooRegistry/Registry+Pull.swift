@@ -85,8 +85,18 @@ extension Registry {
                                               originalName: Self.fileName(s), url: s.url, entry: entry, options: options)
             }
             if let s = sources.first(where: { $0.fixture != nil }), let fixture = s.fixture {
-                let path = (catalog.root as NSString).appendingPathComponent(fixture)
-                let blob = try ingest(file: path, expected: s, label: fixture)
+                guard let bytes = catalog.fixture(fixture) else {
+                    throw RegistryError.noUsableSource(name: name, detail: "the catalog's fixture \(fixture) is missing")
+                }
+                // Ingested from a private copy (a built-in fixture has no file of its own).
+                let copy = url("tmp/fixture-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+                defer { unlink(copy.path) }
+                let fd = Glibc.open(copy.path, O_CREAT | O_WRONLY | O_EXCL | O_CLOEXEC, 0o600)
+                guard fd >= 0 else { throw RegistryError.io(path: copy.path, operation: "create", detail: String(cString: strerror(errno))) }
+                let wrote = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                close(fd)
+                guard wrote == bytes.count else { throw RegistryError.io(path: copy.path, operation: "write", detail: String(cString: strerror(errno))) }
+                let blob = try ingest(file: copy.path, expected: s, label: fixture)
                 return try convertAndRegister(name: name, variant: variant, blob: blob, format: entry.format,
                                               originalName: (fixture as NSString).lastPathComponent, url: nil, entry: entry, options: options)
             }
