@@ -45,6 +45,9 @@ struct Convert: ParsableCommand {
     @Option(help: "Model name recorded in the model card (default: the catalog's name for a recognised model, else the file name).")
     var name: String?
 
+    @Flag(name: .shortAndLong, help: "Replace an existing output file.")
+    var force = false
+
     @Flag(help: "Print machine-readable JSON on stdout.")
     var json = false
 
@@ -102,7 +105,7 @@ struct Convert: ParsableCommand {
         let out = output ?? ModelFileName.stem(model) + ".zoo"
         let result = try Conversion.convert(model, to: URL(fileURLWithPath: out), options: ConversionOptions(
             name: name, format: format, architecture: arch, pooling: pooling, member: member, half: f16,
-            catalogLookup: { c in catalog?.entry(c)?.cardDefaults }))
+            catalogLookup: { c in catalog?.entry(c)?.cardDefaults }, overwrite: force))
         if timing {
             FileHandle.standardError.write(Data(String(format: "import %.3f s, write %.3f s\n", result.importSeconds, result.seconds - result.importSeconds).utf8))
         }

@@ -118,6 +118,12 @@ func runInChildProcess(describing source: String, cleanup: (Int32) -> Void) thro
     child.waitUntilExit()
     if child.terminationReason == .uncaughtSignal {
         cleanup(child.processIdentifier)
+        if child.terminationStatus == SIGINT || child.terminationStatus == SIGTERM {
+            // Interrupted, not crashed: end the same way.
+            TemporaryFiles.removeAll()
+            signal(child.terminationStatus, SIG_DFL)
+            kill(getpid(), child.terminationStatus)
+        }
         if child.terminationStatus == SIGXCPU || child.terminationStatus == SIGKILL {
             throw CLIError(message: "\(source): reading this file did not finish within its CPU-time limit (a malformed HDF5 file can make libhdf5 loop forever); it is malformed or hostile — re-download it", code: .inputError)
         }

@@ -52,6 +52,9 @@ struct Pull: ParsableCommand {
     @Flag(help: "Use the cache only (also ZOO_OFFLINE=1).")
     var offline = false
 
+    @Flag(help: "Replace a name that already points to a model from another source.")
+    var force = false
+
     @Flag(help: "Print the manifest as JSON.")
     var json = false
 
@@ -79,6 +82,7 @@ struct Pull: ParsableCommand {
             var opts = options
             opts.member = member
             opts.pooling = pooling
+            opts.force = force
             let registry = try registryOptions.registry()
             let m = try registry.pull(model, options: opts)
             if json { try printJSON(m) } else { print(registry.home.appendingPathComponent(m.model).path) }

@@ -1,4 +1,8 @@
 import ArgumentParser
+import Dispatch
+import Foundation
+import ZooFormat
+import Glibc
 import ZooCore
 
 /// The `zoo` command line: a thin layer over the Zoo libraries.
@@ -20,4 +24,30 @@ public struct ZooCommand: ParsableCommand {
     )
 
     public init() {}
+}
+
+extension ZooCommand {
+    /// The process entry point: signal handling, then the command line.
+    ///
+    /// SIGINT and SIGTERM remove the temporary files being written (so an
+    /// interrupted conversion leaves nothing behind), then end the process
+    /// with the signal as before. A full disk or a file-size limit surfaces as
+    /// a write error with a message instead of killing the process (SIGXFSZ).
+    public static func start() -> Never {
+        signal(SIGXFSZ, SIG_IGN)
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                TemporaryFiles.removeAll()
+                signal(sig, SIG_DFL)
+                kill(getpid(), sig)
+            }
+            source.resume()
+            sources.append(source)
+        }
+        withExtendedLifetime(sources) { main() }
+        Glibc.exit(0)
+    }
 }

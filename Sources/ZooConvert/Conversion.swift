@@ -50,8 +50,9 @@ public enum Conversion {
 
     /// Converts `path` into a `.zoo` at `output`, atomically: nothing appears
     /// there unless every step succeeded.
-    public static func convert(_ path: String, to output: URL, options: ConversionOptions = .init()) throws -> Result {
+    public static func convert(_ path: String, to requested: URL, options: ConversionOptions = .init()) throws -> Result {
         let start = DispatchTime.now()
+        let output = try writableTarget(requested, overwrite: options.overwrite)
         let source = try open(path)
         let (importer, format) = try detect(source, format: options.format)
         // The source hash runs beside import and the data pass; the writer collects it just before the header.
@@ -66,6 +67,27 @@ public enum Conversion {
         return Result(card: prepared.card, format: format, digest: written.digest, byteCount: written.byteCount, nodes: prepared.graph.nodes.count,
                       tensors: prepared.items.count, importSeconds: Double(importedAt.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9,
                       seconds: Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+    }
+
+    /// Where to write `url`: itself, or the regular file a symlink there points
+    /// to (the link is kept). Anything else already there — a FIFO, a device,
+    /// a directory — is refused, and an existing file unless `overwrite`.
+    static func writableTarget(_ url: URL, overwrite: Bool) throws -> URL {
+        var target = url
+        var st = stat()
+        if lstat(url.path, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK {
+            target = url.resolvingSymlinksInPath()
+        }
+        guard stat(target.path, &st) == 0 else { return target }   // nothing there yet
+        switch st.st_mode & S_IFMT {
+        case S_IFREG:
+            guard overwrite else { throw ConvertError.outputExists(path: url.path) }
+            return target
+        case S_IFIFO: throw ConvertError.notARegularFile(path: url.path, kind: "FIFO")
+        case S_IFCHR, S_IFBLK: throw ConvertError.notARegularFile(path: url.path, kind: "device")
+        case S_IFDIR: throw ConvertError.notARegularFile(path: url.path, kind: "directory")
+        default: throw ConvertError.notARegularFile(path: url.path, kind: "special file")
+        }
     }
 
     /// Provenance and catalog fields: the caller's entry, or the entry of a

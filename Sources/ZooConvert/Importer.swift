@@ -85,10 +85,12 @@ public struct ConversionOptions: Sendable {
     public var sourceURL: String?
     /// The source's SHA-256 when the caller already knows it (skips hashing).
     public var sha256: String?
+    /// Replace an existing output file (never anything but a regular file).
+    public var overwrite = false
 
     public init(name: String? = nil, format: String? = nil, architecture: String? = nil, pooling: String? = nil, member: String? = nil,
                 half: Bool = false, cardDefaults: CardDefaults? = nil, catalogLookup: (@Sendable (String) -> CardDefaults?)? = nil,
-                originalName: String? = nil, sourceURL: String? = nil, sha256: String? = nil) {
+                originalName: String? = nil, sourceURL: String? = nil, sha256: String? = nil, overwrite: Bool = false) {
         self.name = name
         self.format = format
         self.architecture = architecture
@@ -100,6 +102,7 @@ public struct ConversionOptions: Sendable {
         self.originalName = originalName
         self.sourceURL = sourceURL
         self.sha256 = sha256
+        self.overwrite = overwrite
     }
 }
 
@@ -110,6 +113,10 @@ public enum ConvertError: Error, LocalizedError, Equatable {
     case unknownFormat(path: String)
     /// `--format` names no importer.
     case unknownFormatName(format: String, known: [String])
+    /// The output path holds a file and overwriting was not asked for.
+    case outputExists(path: String)
+    /// The output path is a FIFO, device, directory or socket: never replaced.
+    case notARegularFile(path: String, kind: String)
 
     public var errorDescription: String? {
         switch self {
@@ -117,6 +124,8 @@ public enum ConvertError: Error, LocalizedError, Equatable {
         case let .unknownFormat(p):
             return "\(p): not a model zoo can read (looked for ONNX protobuf, HDF5 and .keras zip, word2vec binary/text, GloVe text, gzip and zip of those, and .zoo); give --format if it is one of them"
         case let .unknownFormatName(f, known): return "unknown format '\(f)'; one of: \(known.joined(separator: ", "))"
+        case let .outputExists(p): return "\(p) already exists; give -f/--force to replace it, or -o for another path"
+        case let .notARegularFile(p, k): return "\(p) is a \(k), not a regular file; zoo only writes regular files — choose another -o path"
         }
     }
 }

@@ -85,10 +85,13 @@ public enum ZooWriter {
         let dir = url.deletingLastPathComponent().path
         let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ZooFormatError.io(path: tmp, operation: "create", errno: errno) }
+        // The output path, not the temporary's name: that is what the user can act on.
+        guard fd >= 0 else { throw ZooFormatError.io(path: path, operation: "create", errno: errno) }
+        TemporaryFiles.register(tmp)
         var ok = false
         defer {
             if !ok { unlink(tmp) }
+            TemporaryFiles.unregister(tmp)
         }
         let layout: Layout
         do {

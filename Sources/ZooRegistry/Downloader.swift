@@ -124,6 +124,7 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         if let w = writeError { throw RegistryError.io(path: partial, operation: "write", detail: w) }
         if status == 416, let e = expectedSize, startOffset >= e { return true }
         guard status == 200 || status == 206 else {
+            if startOffset == 0 { unlink(partial) }
             throw RegistryError.network(url: url.absoluteString, detail: status == 0 ? "no response (\(failure?.localizedDescription ?? "connection failed"))" : "HTTP \(status)")
         }
         if contentType.lowercased().hasPrefix("text/html") {
@@ -153,7 +154,9 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        guard writeError == nil else { return }
+        // Only the file's bytes go into the partial file: an error page's body (404, 500, …)
+        // must never be resumed into the model.
+        guard writeError == nil, status == 200 || status == 206 else { return }
         data.withUnsafeBytes { raw in
             var off = 0
             while off < raw.count {

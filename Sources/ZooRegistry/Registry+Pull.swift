@@ -24,6 +24,8 @@ extension Registry {
         public var name: String?
         /// For archives holding several files (GloVe zips): the member to convert.
         public var member: String?
+        /// Replace a name that points to a model from another source.
+        public var force = false
 
         public init(catalog: Catalog? = nil, offline: Bool = ProcessInfo.processInfo.environment["ZOO_OFFLINE"] == "1",
                     from: String? = nil, architecture: String? = nil, name: String? = nil) {
@@ -55,8 +57,13 @@ extension Registry {
             guard let u = URL(string: spec) else { throw RegistryError.network(url: spec, detail: "not a valid URL") }
             let name = options.name ?? ModelFileName.stem(u.lastPathComponent)
             guard Self.validName(name) else { throw RegistryError.noUsableSource(name: name, detail: "not a valid model name; give --name") }
-            if options.offline { throw RegistryError.offline(name: name) }
             return try withLock(name) {
+                // A URL pulled before is served from its blob (also offline).
+                if let cached = cachedBlob(url: spec) {
+                    return try convertAndRegister(name: name, variant: nil, blob: cached, format: nil,
+                                                  originalName: u.lastPathComponent, url: spec, entry: nil, options: options)
+                }
+                if options.offline { throw RegistryError.offline(name: name) }
                 let blob = try download(Catalog.Source(url: spec), label: spec)
                 return try convertAndRegister(name: name, variant: nil, blob: blob, format: nil,
                                               originalName: u.lastPathComponent, url: spec, entry: nil, options: options)
@@ -118,6 +125,15 @@ extension Registry {
         }
     }
 
+    /// The blob a manifest recorded for `url`, when it is still in the store.
+    func cachedBlob(url source: String) -> BlobInfo? {
+        for m in (try? list()) ?? [] where m.source.url == source {
+            let path = url(m.source.blob).path
+            if let size = try? fileSize(path) { return BlobInfo(sha256: m.source.sha256, size: size) }
+        }
+        return nil
+    }
+
     /// Downloads `source` (resuming a previous partial download), then checks
     /// and moves the completed file into the blob store. A file that fails
     /// its checks is deleted so the next pull starts clean.
@@ -134,7 +150,11 @@ extension Registry {
             let d = downloader.digests
             var head = [UInt8](repeating: 0, count: 512)
             let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-            if fd >= 0 { head = Array(head.prefix(max(0, read(fd, &head, 512)))); close(fd) }
+            // Read first, then trim: `Array(head.prefix(read(fd, &head, …)))` took the prefix of the
+            // zeros head held before the read, so HTML pages and LFS pointers passed the check.
+            var n = 0
+            if fd >= 0 { n = max(0, read(fd, &head, 512)); close(fd) }
+            head = Array(head.prefix(n))
             try Self.check(head: head, size: d.size, sha256: d.sha256, md5: d.md5, expected: source, label: label)
             let blob = BlobInfo(sha256: d.sha256, size: d.size)
             try moveIntoStore(path, blob)
@@ -283,21 +303,29 @@ extension Registry {
         } catch {
             throw RegistryError.conversion(source: originalName ?? name, detail: error.localizedDescription)
         }
-        return try registerStaged(staged, name: name, variant: variant, blob: blob, format: detected, originalName: originalName, url: sourceURL, entry: entry)
+        return try registerStaged(staged, name: name, variant: variant, blob: blob, format: detected, originalName: originalName, url: sourceURL,
+                                  entry: entry, force: options.force)
     }
 
     /// Verifies a staged `.zoo`, moves it into the store by model digest and writes the name's manifest last.
     func registerStaged(_ staged: URL, name: String, variant: String?, blob: BlobInfo, format: String, originalName: String?,
-                        url sourceURL: String?, entry: Catalog.Entry?) throws -> Manifest {
+                        url sourceURL: String?, entry: Catalog.Entry?, force: Bool = false) throws -> Manifest {
         let file: ZooFile
         do { file = try ZooFile(path: staged.path) } catch {
             throw RegistryError.conversion(source: originalName ?? name, detail: error.localizedDescription)
         }
         let report = file.verify()
         guard report.intact else { throw RegistryError.conversion(source: originalName ?? name, detail: "the converted model failed verification") }
+        // A name is not silently re-pointed at a model from another source.
+        if !force, let existing = try? manifest(name), existing.source.sha256 != blob.sha256 {
+            throw RegistryError.nameTaken(name: name, digest: existing.digest, source: existing.source.file ?? existing.source.url ?? existing.source.sha256)
+        }
         let hex = String(file.digest.dropFirst("sha256:".count))
         let modelPath = "models/sha256/\(hex).zoo"
-        if !FileManager.default.fileExists(atPath: url(modelPath).path) {
+        // A stored model that no longer verifies (a flipped byte) is replaced by the fresh conversion.
+        let storedIntact = FileManager.default.fileExists(atPath: url(modelPath).path)
+            && ((try? ZooFile(path: url(modelPath).path).verify().intact) ?? false)
+        if !storedIntact {
             guard rename(staged.path, url(modelPath).path) == 0 else {
                 throw RegistryError.io(path: url(modelPath).path, operation: "rename", detail: String(cString: strerror(errno)))
             }

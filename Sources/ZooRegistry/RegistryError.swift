@@ -14,6 +14,8 @@ public enum RegistryError: Error, LocalizedError, Equatable {
     case invalidCatalog(path: String, detail: String)
     case io(path: String, operation: String, detail: String)
     case conversion(source: String, detail: String)
+    /// The name is taken by a model converted from another source.
+    case nameTaken(name: String, digest: String, source: String)
 
     public var errorDescription: String? {
         switch self {
@@ -31,6 +33,8 @@ public enum RegistryError: Error, LocalizedError, Equatable {
         case let .invalidCatalog(p, d): return "\(p): invalid catalog: \(d)"
         case let .io(p, op, d): return "\(p): \(op) failed: \(d)"
         case let .conversion(s, d): return "\(s): \(d)"
+        case let .nameTaken(n, d, src):
+            return "'\(n)' already names another model (\(d.prefix(19))…, converted from \(src)); give --force to replace it or --name for a new name — nothing was registered"
         }
     }
 }

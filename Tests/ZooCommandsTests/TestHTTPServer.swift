@@ -13,6 +13,10 @@ final class TestHTTPServer: @unchecked Sendable {
         case drop(Data, after: Int, times: Int)
         case corrupt(Data)
         case html
+        /// An HTML page sent as `application/octet-stream` with status 200.
+        case disguisedHTML
+        /// 404 with a 335-byte HTML error page as the body.
+        case notFoundPage
         /// Sends `bytes` bytes of the body, then goes silent (until the client gives up or dies).
         case stall(Data, after: Int)
     }
@@ -116,6 +120,15 @@ final class TestHTTPServer: @unchecked Sendable {
             send(c, Data((status + "Content-Type: application/octet-stream\r\nContent-Length: \(payload.count)\r\nConnection: close\r\n\r\n").utf8))
             send(c, payload.prefix(after))
             if case .stall = b { Thread.sleep(forTimeInterval: 30) }
+        case .disguisedHTML:
+            let page = Data("<!DOCTYPE HTML><html><head><title>Error</title></head><body>Not here</body></html>".utf8)
+            send(c, Data("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: \(page.count)\r\nConnection: close\r\n\r\n".utf8))
+            send(c, page)
+        case .notFoundPage:
+            var page = Data("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\"><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1><p>The requested URL was not found on this server.</p></body></html>".utf8)
+            page.append(Data(repeating: 0x20, count: max(0, 335 - page.count)))
+            send(c, Data("HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: \(page.count)\r\nConnection: close\r\n\r\n".utf8))
+            send(c, page)
         case .html:
             let page = Data("<!DOCTYPE html><html><body>Please sign in</body></html>".utf8)
             send(c, Data("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: \(page.count)\r\nConnection: close\r\n\r\n".utf8))
