@@ -42,6 +42,8 @@ func runReportingErrors(_ body: () throws -> Void) throws {
         throw ExitCode(e.code.rawValue)
     } catch let e as ZooFormatError {
         printError(e.localizedDescription)
+        // Damaged bytes are an integrity failure in every command, as in verify.
+        if e.isDamage { throw ExitCode(ZooExitCode.integrityFailure.rawValue) }
         // Failing to read an input is an input error; failing to write output is an I/O error.
         if case .io(_, let op, _) = e, ["create", "write", "fsync", "rename"].contains(op) {
             throw ExitCode(ZooExitCode.ioError.rawValue)

@@ -107,7 +107,9 @@ struct Inspect: ParsableCommand {
             rows.append([e.name, e.dtype.rawValue, ShapeMath.describe(e.shape), String(e.length), String(f.dataOffset + e.offset)])
         }
         let params = f.entries.reduce(0) { $0 + ($1.dtype.isFloatingPoint ? $1.length / $1.dtype.itemSize : 0) }
-        out += "\n\ntensors (\(f.entries.count), \(formatBytes(f.dataLength)), \(params) parameters)\n" + renderTable(rows)
+        // The tensors' own bytes (what verify hashes), and the data section with its alignment padding.
+        let tensorBytes = f.entries.reduce(0) { $0 + $1.length }
+        out += "\n\ntensors (\(f.entries.count), \(formatBytes(tensorBytes)) in a \(formatBytes(f.dataLength)) data section, \(params) parameters)\n" + renderTable(rows)
         return out
     }
 }

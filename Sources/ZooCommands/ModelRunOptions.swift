@@ -16,7 +16,7 @@ struct ModelRunOptions: ParsableArguments {
     @Option(name: .customLong("output"), help: ArgumentHelp("Return this value instead of the graph outputs (any intermediate, e.g. features for transfer learning). Repeatable.", valueName: "name"))
     var outputs: [String] = []
 
-    @Option(help: "Threads (default: all cores).")
+    @Option(help: "Threads (default: all cores, here \(ProcessInfo.processInfo.activeProcessorCount)).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
@@ -37,6 +37,10 @@ struct ModelRunOptions: ParsableArguments {
     /// Reads the --input files and matches them to the model's inputs.
     func inputs(for session: InferenceSession) throws -> [String: Tensor] {
         let names = session.graph.inputs.map(\.name)
+        if names.isEmpty {
+            let what = session.card.task == "embedding" || session.card.family == "word-vectors" ? " (word vectors: use zoo similar, analogy or vector)" : ""
+            throw CLIError(message: "\(model): this model has no inputs to run\(what)", code: .inputError)
+        }
         var result: [String: Tensor] = [:]
         for spec in input {
             if let eq = spec.firstIndex(of: "="), !FileManager.default.fileExists(atPath: spec) {

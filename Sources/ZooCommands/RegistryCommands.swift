@@ -21,7 +21,7 @@ struct RegistryOptions: ParsableArguments {
 /// A model argument: a `.zoo` path, or a registered name.
 func resolveModelPath(_ model: String) throws -> String {
     if FileManager.default.fileExists(atPath: model) || model.hasSuffix(".zoo") { return model }
-    return try Registry().path(model)
+    return try Registry(create: false).path(model)
 }
 
 struct Pull: ParsableCommand {
@@ -96,7 +96,7 @@ struct List: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let all = try Registry().list()
+            let all = try Registry(create: false).list()
             if json { try printJSON(all); return }
             var rows = [["name", "digest", "source", "format"]]
             for m in all { rows.append([m.name, String(m.digest.prefix(19)), m.source.file ?? m.source.url ?? "-", m.source.format]) }
@@ -112,9 +112,14 @@ struct Info: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let registry = try Registry()
+            let registry = try Registry(create: false)
             let m = try registry.manifest(model)
-            if json { try printJSON(m); return }
+            if json {
+                // The manifest and the model's card, in one object.
+                struct Output: Encodable { var manifest: Registry.Manifest; var card: ModelCard }
+                try printJSON(Output(manifest: m, card: try registry.open(model).card))
+                return
+            }
             print(renderTable([["name", m.name], ["digest", m.digest], ["model", registry.home.appendingPathComponent(m.model).path],
                                ["source", "\(m.source.format)  \(m.source.file ?? "")  \(formatBytes(m.source.byteSize))  sha256:\(m.source.sha256)"],
                                ["converter", m.converter]], indent: ""))
@@ -130,7 +135,7 @@ struct PathCommand: ParsableCommand {
     @Flag(help: "Print machine-readable JSON on stdout.") var json = false
     func run() throws {
         try runReportingErrors {
-            let path = try Registry().path(model)
+            let path = try Registry(create: false).path(model)
             if json { try printJSON(["name": model, "path": path]) } else { print(path) }
         }
     }

@@ -13,7 +13,7 @@ struct Verify: ParsableCommand {
     @Argument(help: ".zoo files or registered names (all registered models when none are given).")
     var files: [String] = []
 
-    @Option(help: "Hashing threads (default: all cores).")
+    @Option(help: "Hashing threads (default: all cores, here \(ProcessInfo.processInfo.activeProcessorCount)).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Flag(help: "Print machine-readable JSON on stdout.")
@@ -46,26 +46,66 @@ struct Verify: ParsableCommand {
         }
     }
 
+    /// One entry of `verify --json` (always an array, one entry per file, in order).
+    struct Entry: Encodable {
+        var path: String
+        /// "ok", "damaged" or "error" (the file could not be read).
+        var result: String
+        var digest: String?
+        var tensorCount: Int
+        var bytesHashed: Int
+        var damage: [VerificationReport.Damage]
+        var error: String?
+        var seconds: Double
+    }
+
     func run() throws {
         try runReportingErrors {
-            var reports: [VerificationReport] = []
-            var failed = false
-            let targets = files.isEmpty ? try Registry().list().map { try Registry().path($0.name) } : try files.map(resolveModelPath)
-            if targets.isEmpty { print("no models registered") }
-            for path in targets {
-                let start = DispatchTime.now()
-                let (r, problem) = try Self.check(path, threads: threads)
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-                reports.append(r)
-                if let problem {
-                    failed = true
-                    printError(problem)
-                } else if !json {
-                    print("ok  \(path)  \(r.digest ?? "")  \(r.tensorCount) tensors, \(formatBytes(r.bytesHashed)) in \(String(format: "%.2f", seconds)) s")
+            // Every file is checked, whatever happens to the others; the exit code is the most
+            // severe result: 66 if any file is damaged, else 65 if any could not be read.
+            var entries: [Entry] = []
+            var worst: ZooExitCode?
+            let targets: [(label: String, path: String?, error: String?)]
+            if files.isEmpty {
+                targets = try Registry(create: false).list().map { m in
+                    do { return (m.name, try Registry(create: false).path(m.name), nil) } catch { return (m.name, nil, error.localizedDescription) }
+                }
+            } else {
+                targets = files.map { f in
+                    do { return (f, try resolveModelPath(f), nil) } catch { return (f, nil, (error as? LocalizedError)?.errorDescription ?? "\(error)") }
                 }
             }
-            if json { try printJSON(targets.count == 1 ? AnyEncodable(reports[0]) : AnyEncodable(reports)) }
-            if failed { throw ExitCode(ZooExitCode.integrityFailure.rawValue) }
+            if targets.isEmpty && !json { print("no models registered") }
+            for t in targets {
+                let start = DispatchTime.now()
+                var entry = Entry(path: t.path ?? t.label, result: "ok", digest: nil, tensorCount: 0, bytesHashed: 0, damage: [], error: nil, seconds: 0)
+                do {
+                    guard let path = t.path else { throw CLIError(message: t.error ?? "\(t.label): not found", code: .inputError) }
+                    let (r, problem) = try Self.check(path, threads: threads)
+                    entry.digest = r.digest
+                    entry.tensorCount = r.tensorCount
+                    entry.bytesHashed = r.bytesHashed
+                    entry.damage = r.damage
+                    if let problem {
+                        entry.result = "damaged"
+                        entry.error = problem
+                        worst = .integrityFailure
+                        printError(problem)
+                    }
+                } catch {
+                    entry.result = "error"
+                    entry.error = (error as? CLIError)?.message ?? (error as? LocalizedError)?.errorDescription ?? "\(error)"
+                    if worst == nil { worst = .inputError }
+                    printError(entry.error!)
+                }
+                entry.seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+                if !json && entry.result == "ok" {
+                    print("ok  \(entry.path)  \(entry.digest ?? "")  \(entry.tensorCount) tensors, \(formatBytes(entry.bytesHashed)) in \(String(format: "%.2f", entry.seconds)) s")
+                }
+                entries.append(entry)
+            }
+            if json { try printJSON(entries) }
+            if let worst { throw ExitCode(worst.rawValue) }
         }
     }
 }

@@ -55,6 +55,9 @@ public enum Conversion {
         let output = try writableTarget(requested, overwrite: options.overwrite)
         let source = try open(path)
         let (importer, format) = try detect(source, format: options.format)
+        if options.half, !(importer is EmbeddingSourceImporter) {
+            throw ConvertError.optionNotApplicable(option: "--f16", detail: "it stores word vectors as float16; \(path) is \(format)")
+        }
         // The source hash runs beside import and the data pass; the writer collects it just before the header.
         let digest = options.sha256 == nil ? SourceDigest(file: source.mapped) : nil
         var prepared = try importer.prepare(source, format: format, options: options)

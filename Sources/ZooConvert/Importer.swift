@@ -113,6 +113,8 @@ public enum ConvertError: Error, LocalizedError, Equatable {
     case unknownFormat(path: String)
     /// `--format` names no importer.
     case unknownFormatName(format: String, known: [String])
+    /// An option that does not apply to this source.
+    case optionNotApplicable(option: String, detail: String)
     /// The output path holds a file and overwriting was not asked for.
     case outputExists(path: String)
     /// The output path is a FIFO, device, directory or socket: never replaced.
@@ -124,6 +126,7 @@ public enum ConvertError: Error, LocalizedError, Equatable {
         case let .unknownFormat(p):
             return "\(p): not a model zoo can read (looked for ONNX protobuf, HDF5 and .keras zip, word2vec binary/text, GloVe text, gzip and zip of those, and .zoo); give --format if it is one of them"
         case let .unknownFormatName(f, known): return "unknown format '\(f)'; one of: \(known.joined(separator: ", "))"
+        case let .optionNotApplicable(o, d): return "\(o) does not apply here: \(d)"
         case let .outputExists(p): return "\(p) already exists; give -f/--force to replace it, or -o for another path"
         case let .notARegularFile(p, k): return "\(p) is a \(k), not a regular file; zoo only writes regular files — choose another -o path"
         }

@@ -44,6 +44,15 @@ public enum ZooFormatError: Error, LocalizedError, Equatable {
         }
     }
 
+    /// Damage to a .zoo file (as opposed to a file that is not a .zoo at all, or
+    /// one of a newer major version): every command exits 66 for these.
+    public var isDamage: Bool {
+        switch self {
+        case .badMagic, .unsupportedMajorVersion: return false
+        default: return isIntegrityFailure
+        }
+    }
+
     private static let damaged = "the file is damaged or incompletely written; re-download or re-convert it"
 
     public var errorDescription: String? {

@@ -46,7 +46,7 @@ extension Registry {
         let local = spec.hasPrefix("file://") ? String(spec.dropFirst(7)) : spec
         if FileManager.default.fileExists(atPath: local) {
             let name = options.name ?? ModelFileName.stem(local)
-            guard Self.validName(name) else { throw RegistryError.noUsableSource(name: name, detail: "not a valid model name; give --name") }
+            guard Self.validName(name) else { throw RegistryError.noUsableSource(name: name, detail: Self.nameRule) }
             return try withLock(name) {
                 let blob = try ingest(file: local, expected: nil, label: local)
                 return try convertAndRegister(name: name, variant: nil, blob: blob, format: nil,
@@ -56,7 +56,7 @@ extension Registry {
         if spec.hasPrefix("http://") || spec.hasPrefix("https://") {
             guard let u = URL(string: spec) else { throw RegistryError.network(url: spec, detail: "not a valid URL") }
             let name = options.name ?? ModelFileName.stem(u.lastPathComponent)
-            guard Self.validName(name) else { throw RegistryError.noUsableSource(name: name, detail: "not a valid model name; give --name") }
+            guard Self.validName(name) else { throw RegistryError.noUsableSource(name: name, detail: Self.nameRule) }
             return try withLock(name) {
                 // A URL pulled before is served from its blob (also offline).
                 if let cached = cachedBlob(url: spec) {
@@ -169,7 +169,7 @@ extension Registry {
     /// file it was converted from) stored as its blob (`zoo convert --register`).
     @discardableResult
     public func register(model: String, source: String, name: String) throws -> Manifest {
-        guard Self.validName(name) else { throw RegistryError.noUsableSource(name: name, detail: "not a valid model name; give --name") }
+        guard Self.validName(name) else { throw RegistryError.noUsableSource(name: name, detail: Self.nameRule) }
         return try withLock(name) {
             let blob = try ingest(file: source, expected: nil, label: source)
             let staged = url("tmp/model-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).zoo")

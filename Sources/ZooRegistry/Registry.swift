@@ -46,8 +46,10 @@ public final class Registry: @unchecked Sendable {
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/zoo")
     }
 
-    public init(home: URL = Registry.defaultHome()) throws {
+    /// Opens the registry at `home`; `create: false` (read-only commands) creates nothing.
+    public init(home: URL = Registry.defaultHome(), create: Bool = true) throws {
         self.home = home
+        guard create else { return }
         for dir in ["blobs/sha256", "models/sha256", "refs", "tmp", "locks"] {
             let url = home.appendingPathComponent(dir)
             do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
@@ -59,6 +61,9 @@ public final class Registry: @unchecked Sendable {
     func url(_ relative: String) -> URL { home.appendingPathComponent(relative) }
 
     // MARK: names
+
+    /// What a valid name is, for messages.
+    static let nameRule = "not a valid model name: use letters, digits and - _ . : (at most 200 characters, not starting with '.'); give --name"
 
     static func validName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 200 && !name.hasPrefix(".") &&

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ZooCommands
+import ZooCore
 
 /// Runs the built `zoo` executable the way a user or script would.
 struct CLI {
@@ -83,9 +84,18 @@ final class Scratch {
         let r = try CLI.run(["verify", path])
         #expect(r.status == ZooExitCode.integrityFailure.rawValue)
         #expect(r.stderr.contains("tensor 'fc2.weight'"))
-        let j = try CLI.run(["verify", "--json", path])
+        // One schema: an array with an entry per file, every file checked, the most severe exit code.
+        let j = try CLI.run(["verify", "--json", path, dir.url.appendingPathComponent("missing.zoo").path, CLI.demo])
         #expect(j.status == ZooExitCode.integrityFailure.rawValue)
-        #expect(j.stdout.contains("\"intact\" : false"))
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [[String: Any]], "\(j.stdout)")
+        #expect(entries.map { $0["result"] as? String } == ["damaged", "error", "ok"])
+        let one = try CLI.run(["verify", "--json", CLI.demo])
+        let oneParsed = try JSONSerialization.jsonObject(with: Data(one.stdout.utf8)) as? [[String: Any]]
+        #expect(oneParsed?.count == 1)
+        let empty = try Scratch()
+        let none = try CLI.run(["verify", "--json"], env: ["ZOO_HOME": empty.url.path])
+        let noneParsed = try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [Any]
+        #expect(none.status == 0 && noneParsed?.isEmpty == true, "\(none.stdout)")
     }
 
     @Test func verifyDamagedHeaderIsAnIntegrityFailure() throws {
@@ -295,5 +305,47 @@ final class Scratch {
             #expect(leftovers.isEmpty, "temporary files left: \(leftovers)")
         }
         #expect(outcomes[ZooExitCode.inputError.rawValue, default: 0] > 0)
+    }
+}
+
+/// Small things a new user notices.
+@Suite struct CLIPolishTests {
+    @Test func f16OnAModelIsRefused() throws {
+        let dir = try Scratch()
+        let r = try CLI.run(["convert", CLI.repoRoot.appendingPathComponent("fixtures/onnx/vgg_block.onnx").path, "--f16", "-o", dir.url.appendingPathComponent("m.zoo").path])
+        #expect(r.status == ZooExitCode.inputError.rawValue && r.stderr.contains("--f16"), "\(r.stderr)")
+    }
+
+    @Test func aDamagedModelIsAnIntegrityFailureForRunInspectAndVerifyAlike() throws {
+        let dir = try Scratch()
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: CLI.demo))
+        let range = bytes.range(of: Data("tiny-mlp".utf8))!
+        bytes[range.lowerBound] = UInt8(ascii: "T")   // the header digest no longer matches
+        let path = dir.url.appendingPathComponent("damaged.zoo").path
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let x = dir.url.appendingPathComponent("x.npy").path
+        try Data(NPY.encode(try Tensor(floats: [Float](repeating: 0, count: 4), shape: [1, 4]))).write(to: URL(fileURLWithPath: x))
+        for args in [["verify", path], ["inspect", path], ["run", path, "--input", x]] {
+            #expect(try CLI.run(args).status == ZooExitCode.integrityFailure.rawValue, "\(args[0])")
+        }
+    }
+
+    @Test func readOnlyCommandsCreateNothingAndNamesSayWhatIsValid() throws {
+        let dir = try Scratch()
+        let home = dir.url.appendingPathComponent("never-created")
+        let r = try CLI.run(["list"], env: ["ZOO_HOME": home.path])
+        #expect(r.status == 0 && !FileManager.default.fileExists(atPath: home.path), "\(r.stderr)")
+        let bad = try CLI.run(["pull", CLI.repoRoot.appendingPathComponent("fixtures/onnx/vgg_block.onnx").path, "--name", "Bad Name"], env: ["ZOO_HOME": home.path])
+        #expect(bad.status != 0 && bad.stderr.contains("letters, digits"), "\(bad.stderr)")
+    }
+
+    @Test func runningAWordVectorModelSaysWhatToUseInstead() throws {
+        let dir = try Scratch()
+        let out = dir.url.appendingPathComponent("w2v.zoo").path
+        #expect(try CLI.run(["convert", CLI.repoRoot.appendingPathComponent("fixtures/embeddings/w2v.bin").path, "-o", out]).status == 0)
+        let x = dir.url.appendingPathComponent("x.npy").path
+        try Data(NPY.encode(try Tensor(floats: [1], shape: [1]))).write(to: URL(fileURLWithPath: x))
+        let r = try CLI.run(["run", out, "--input", x])
+        #expect(r.status == ZooExitCode.inputError.rawValue && r.stderr.contains("no inputs"), "\(r.stderr)")
     }
 }
