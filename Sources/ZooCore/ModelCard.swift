@@ -18,11 +18,25 @@ public struct ModelCard: Hashable, Sendable, Codable {
     public var license: String?
     /// Free-form provenance (e.g. ONNX metadata_props), sorted for determinism.
     public var metadata: [String: String]?
+    /// What each layer name of the source model means as an output (Keras:
+    /// the layer's output after its activation, in Keras's layout), so
+    /// `--output LAYER` gives what the framework gives for that layer.
+    public var layers: [String: LayerValue]?
+
+    /// A layer's output: the graph value, and the permutation that puts it in the source's layout.
+    public struct LayerValue: Hashable, Sendable, Codable {
+        public var value: String
+        public var perm: [Int]?
+        public init(value: String, perm: [Int]? = nil) {
+            self.value = value
+            self.perm = perm
+        }
+    }
 
     public init(name: String, family: String? = nil, task: String? = nil, source: Source? = nil,
                 converter: Converter = .current, framework: Framework? = nil,
                 inputs: [IOSpec] = [], outputs: [IOSpec] = [], preprocessing: Preprocessing? = nil,
-                labels: [String]? = nil, license: String? = nil, metadata: [String: String]? = nil) {
+                labels: [String]? = nil, license: String? = nil, layers: [String: LayerValue]? = nil, metadata: [String: String]? = nil) {
         self.name = name
         self.family = family
         self.task = task
@@ -34,6 +48,7 @@ public struct ModelCard: Hashable, Sendable, Codable {
         self.preprocessing = preprocessing
         self.labels = labels
         self.license = license
+        self.layers = layers
         self.metadata = metadata
     }
 

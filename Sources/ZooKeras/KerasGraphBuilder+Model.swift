@@ -91,6 +91,8 @@ extension KerasGraphBuilder {
                     }
                     let node = layer.model != nil && model.nestedNodesStartAtOne ? k + 1 : k
                     for (i, o) in outs.enumerated() { resolved[TensorRef(layer: layer.name, node: node, tensor: i)] = o }
+                    let layerPath = (prefix + [layer.name]).joined(separator: "/")
+                    if layerOutputs[layerPath] == nil, let first = outs.first { layerOutputs[layerPath] = first }
                     done.insert("\(layer.name)#\(k)")
                     progress = true
                 }

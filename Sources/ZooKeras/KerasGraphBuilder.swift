@@ -27,6 +27,9 @@ final class KerasGraphBuilder {
 
     func storagePath(_ names: [String]) -> [String] { storageNames[names] ?? names }
 
+    /// Each layer's first output, by layer path ("outer/inner" inside nested models).
+    var layerOutputs: [String: KValue] = [:]
+
     /// Names sizes without a closed form, in build order.
     let unknowns = UnknownDims()
 

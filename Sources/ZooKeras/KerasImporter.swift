@@ -132,6 +132,14 @@ public enum KerasImporter {
         }
         var graph = Graph(inputs: inputs, outputs: outputs, nodes: builder.nodes)
         graph = removeDeadNodes(graph)
+        // Layer names as Keras means them: the layer's output, in Keras's layout (NHWC values
+        // are transposed back on the way out). Values the graph no longer computes are left out.
+        var produced = Set(graph.nodes.flatMap(\.outputs)).union(inputs.map(\.name))
+        produced.formUnion(builder.tensors.map(\.name))
+        var layers: [String: ModelCard.LayerValue] = [:]
+        for (name, v) in builder.layerOutputs where produced.contains(v.name) {
+            layers[name] = ModelCard.LayerValue(value: v.name, perm: v.nhwc ? [0, 2, 3, 1] : nil)
+        }
         let used = Set(graph.nodes.flatMap(\.inputs))
         let tensors = builder.tensors.filter { used.contains($0.name) }
 
@@ -145,6 +153,7 @@ public enum KerasImporter {
             framework: .init(name: "keras", version: kerasVersion, backend: backend),
             inputs: inputs.map { .init(name: $0.name, dtype: $0.dtype, shape: $0.shape, layout: $0.shape.count == 4 ? (channelsFirst ? "NCHW" : "NHWC") : nil) },
             outputs: outputs.map { .init(name: $0.name, dtype: $0.dtype, shape: $0.shape, layout: $0.shape.count == 4 ? (channelsFirst ? "NCHW" : "NHWC") : nil) },
+            layers: layers.isEmpty ? nil : layers,
             metadata: application.map { a in
                 var m = ["keras.application": a.id, "keras.application.version": a.kerasVersion, "keras.pooling": a.pooling]
                 if let c = a.catalogModel { m["catalog.model"] = c; m["catalog.variant"] = a.variant }

@@ -27,6 +27,9 @@ public final class InferenceSession: @unchecked Sendable {
     public let threads: Int
     /// Values returned by `run`: the graph outputs, or those asked for.
     public let outputNames: [String]
+    /// The graph value behind each output name, and the permutation back to the source layout
+    /// (a Keras layer name means the layer's output in Keras's layout).
+    let outputValues: [(value: String, perm: [Int]?)]
 
     struct Step {
         var node: Node
@@ -75,15 +78,22 @@ public final class InferenceSession: @unchecked Sendable {
         var known = Set(graph.inputs.map(\.name)).union(consts.keys)
         for n in graph.nodes { known.formUnion(n.outputs) }
         let wanted = outputs ?? graph.outputs.map(\.name)
-        for o in wanted where !known.contains(o) { throw RuntimeError.unknownOutput(name: o) }
+        let graphOutputs = Set(graph.outputs.map(\.name))
+        let resolved: [(value: String, perm: [Int]?)] = wanted.map { o in
+            if graphOutputs.contains(o) { return (o, nil) }
+            if let l = model.card.layers?[o] { return (l.value, l.perm) }
+            return (o, nil)
+        }
+        for (o, r) in zip(wanted, resolved) where !known.contains(r.value) { throw RuntimeError.unknownOutput(name: o) }
         outputNames = wanted
+        outputValues = resolved
 
-        try Self.fuse(&steps, constants: &consts, keep: Set(wanted))
+        try Self.fuse(&steps, constants: &consts, keep: Set(resolved.map(\.value)))
         self.steps = steps
         constants = consts
         var last: [String: Int] = [:]
         for (i, s) in steps.enumerated() { for v in s.node.inputs where !v.isEmpty { last[v] = i } }
-        for o in wanted { last[o] = Int.max }
+        for o in resolved { last[o.value] = Int.max }
         lastUse = last
         // BLAS runs single-threaded inside our own workers (one level of threads).
         openblas_set_num_threads(1)
@@ -129,10 +139,12 @@ public final class InferenceSession: @unchecked Sendable {
             }
         }
         var result: [String: Tensor] = [:]
-        for name in outputNames {
-            guard let v = env[name] ?? constants[name]?.value else { throw RuntimeError.unknownOutput(name: name) }
-            let declared = graph.outputs.first { $0.name == name }?.dtype
-            result[name] = try tensor(from: v, dtype: declared)
+        for (name, out) in zip(outputNames, outputValues) {
+            guard let v = env[out.value] ?? constants[out.value]?.value else { throw RuntimeError.unknownOutput(name: name) }
+            let declared = graph.outputs.first { $0.name == out.value }?.dtype
+            var t = try tensor(from: v, dtype: declared)
+            if let perm = out.perm, t.shape.count == perm.count { t = try t.transposed(perm) }
+            result[name] = t
         }
         for (_, v) in env { release(v) }
         withExtendedLifetime(keepAlive) {}

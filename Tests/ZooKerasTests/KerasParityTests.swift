@@ -155,3 +155,35 @@ struct KerasManifest: Decodable {
         }
     }
 }
+
+/// `--output LAYER` on a Keras model gives what Keras's `model.get_layer(LAYER).output`
+/// gives: after the activation, in Keras's layout (the fixtures dump every layer's output).
+@Suite struct KerasLayerOutputTests {
+    struct Mid: Decodable { var name: String; var file: String }
+    struct Entry: Decodable { var name: String; var expect: String; var files: [String: String]; var intermediates: [Mid]?; var inputs: [KerasManifest.IO]? }
+    struct File: Decodable { var models: [Entry] }
+    static let entries = try! JSONDecoder().decode(File.self, from: Data(contentsOf: KerasManifest.directory.appendingPathComponent("manifest.json")))
+        .models.filter { $0.expect == "ok" && ($0.intermediates?.isEmpty == false) && $0.files["keras"] != nil }
+
+    @Test(arguments: entries.map(\.name))
+    func everyLayerNameGivesKerasLayerOutput(_ name: String) throws {
+        let e = Self.entries.first { $0.name == name }!
+        let model = try KerasImporter.load(path: KerasManifest.path(e.files["keras"]!))
+        let outputNames = Set(model.graph.outputs.map(\.name))
+        let mids = (e.intermediates ?? []).filter { model.card.layers?[$0.name] != nil || outputNames.contains($0.name) }
+        #expect(mids.count >= (e.intermediates ?? []).count - 1, "\(name): layers without an output: \(Set((e.intermediates ?? []).map(\.name)).subtracting(mids.map(\.name)))")
+        let session = try InferenceSession(model: model, threads: 2, outputs: mids.map(\.name))
+        var inputs: [String: Tensor] = [:]
+        for (io, spec) in zip(e.inputs ?? [], session.graph.inputs) { inputs[spec.name] = try NPY.read(path: KerasManifest.path(io.file)) }
+        let got = try session.run(inputs)
+        for m in mids {
+            let expected = try NPY.read(path: KerasManifest.path(m.file))
+            let actual = try #require(got[m.name])
+            #expect(actual.shape == expected.shape, "\(name).\(m.name): shape \(actual.shape) vs Keras \(expected.shape)")
+            if actual.shape == expected.shape {
+                let r = try Parity.compare(actual, expected, output: m.name)
+                #expect(r.passed, "\(name).\(m.name): max abs \(r.maxAbsError)")
+            }
+        }
+    }
+}
