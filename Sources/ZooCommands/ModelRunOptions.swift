@@ -16,8 +16,9 @@ struct ModelRunOptions: ParsableArguments {
     @Option(name: .customLong("output"), help: ArgumentHelp("Return this value instead of the graph outputs (any intermediate, e.g. features for transfer learning). Repeatable.", valueName: "name"))
     var outputs: [String] = []
 
-    @Option(help: "Threads (default: all cores, here \(ProcessInfo.processInfo.activeProcessorCount)).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("threads"), help: "Threads (default: all cores).")
+    var threadsOption: Int?
+    var threads: Int { threadsOption ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func validate() throws {
         guard !input.isEmpty else { throw ValidationError("give the model's input with --input FILE.npy (or NAME=FILE.npy, or FILE.npz)") }

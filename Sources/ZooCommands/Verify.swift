@@ -13,8 +13,9 @@ struct Verify: ParsableCommand {
     @Argument(help: ".zoo files or registered names (all registered models when none are given).")
     var files: [String] = []
 
-    @Option(help: "Hashing threads (default: all cores, here \(ProcessInfo.processInfo.activeProcessorCount)).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("threads"), help: "Hashing threads (default: all cores).")
+    var threadsOption: Int?
+    var threads: Int { threadsOption ?? ProcessInfo.processInfo.activeProcessorCount }
 
     @Flag(help: "Print machine-readable JSON on stdout.")
     var json = false

@@ -23,6 +23,8 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     private var received = 0
     private var startOffset = 0
     private var status = 0
+    /// The size to show progress against: the catalog's, else the server's Content-Length.
+    private var total: Int?
     private var contentType = ""
     private var writeError: String?
     private var done = DispatchSemaphore(value: 0)
@@ -142,6 +144,8 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
                     completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
         let http = response as? HTTPURLResponse
         status = http?.statusCode ?? 0
+        total = expectedSize ?? ((response.expectedContentLength > 0 && (status == 200 || status == 206))
+            ? (status == 206 ? startOffset : 0) + Int(response.expectedContentLength) : nil)
         contentType = http?.value(forHTTPHeaderField: "Content-Type") ?? ""
         if status == 200 && startOffset > 0 {
             // The server ignored the Range request: start over.
@@ -183,7 +187,7 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
             let elapsed = max(Date().timeIntervalSince(started), 0.001)
             let rate = Double(received) / elapsed
             var line = "\r\u{1B}[K\(url.lastPathComponent): \(Self.bytes(startOffset + received))"
-            if let e = expectedSize {
+            if let e = total {
                 line += " / \(Self.bytes(e)) (\(Int(100 * Double(startOffset + received) / Double(max(e, 1))))%)"
                 if rate > 0 { line += ", ETA \(Int(Double(e - startOffset - received) / rate)) s" }
             }

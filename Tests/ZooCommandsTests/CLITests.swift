@@ -349,3 +349,12 @@ final class Scratch {
         #expect(r.status == ZooExitCode.inputError.rawValue && r.stderr.contains("no inputs"), "\(r.stderr)")
     }
 }
+
+@Suite struct HelpTextTests {
+    @Test func defaultsAreStatedOnce() throws {
+        for cmd in ["run", "parity", "verify"] {
+            let h = try CLI.run([cmd, "--help"])
+            #expect(!h.stdout.contains("(default: all cores). (default:"), "\(cmd): \(h.stdout)")
+        }
+    }
+}
