@@ -133,7 +133,7 @@ struct Convert: ParsableCommand {
     /// temporary output it left is removed. The child writes atomically, so
     /// the output path only ever holds a complete model.
     func runIsolated() throws {
-        try runInChildProcess(describing: model) { pid in
+        try runInChildProcess(describing: model, captureErrors: true) { pid in
             let out = URL(fileURLWithPath: output ?? ModelFileName.stem(model) + ".zoo")
             let dir = out.deletingLastPathComponent()
             let prefix = ".\(out.lastPathComponent).tmp-\(pid)-"

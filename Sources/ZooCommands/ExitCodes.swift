@@ -67,7 +67,11 @@ func runReportingErrors(_ body: () throws -> Void) throws {
 }
 
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data(("zoo: error: " + message + "\n").utf8))
+    // One line, whatever a hostile file put into a name the message quotes.
+    let line = String(String.UnicodeScalarView(message.unicodeScalars.flatMap { c -> [Unicode.Scalar] in
+        c.value < 0x20 || c.value == 0x7F ? Array(String(format: "\\x%02x", c.value).unicodeScalars) : [c]
+    }))
+    FileHandle.standardError.write(Data(("zoo: error: " + line + "\n").utf8))
 }
 
 /// Writes `value` as pretty, key-sorted JSON on stdout (the `--json` contract).
@@ -107,17 +111,29 @@ func renderTable(_ rows: [[String]], indent: String = "  ") -> String {
 /// libhdf5 crashes on some malformed files; running the work in a child
 /// turns such a crash into a typed input error (exit 65) instead of killing
 /// zoo. `cleanup` gets the child's pid to remove what it left half-written.
-func runInChildProcess(describing source: String, cleanup: (Int32) -> Void) throws {
+/// With `captureErrors` (no progress output to keep live), the worker's stderr is held back
+/// and replaced by one line if the worker is killed.
+func runInChildProcess(describing source: String, captureErrors: Bool = false, cleanup: (Int32) -> Void) throws {
     let child = Process()
     child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
     child.arguments = Array(CommandLine.arguments.dropFirst()) + ["--in-process"]
     var env = ProcessInfo.processInfo.environment
     env["SWIFT_BACKTRACE"] = "enable=no"   // the crash is reported below, in one line
     child.environment = env
+    // The worker's stderr is passed on when it exits normally; when a library kills it, what
+    // the C runtime printed on the way down ("free(): invalid pointer") is replaced by one line.
+    let err = Pipe()
+    if captureErrors { child.standardError = err }
     do { try child.run() } catch {
         throw CLIError(message: "cannot start the worker process: \(error.localizedDescription)", code: .internalError)
     }
-    child.waitUntilExit()
+    if captureErrors {
+        let errors = err.fileHandleForReading.readDataToEndOfFile()
+        child.waitUntilExit()
+        if child.terminationReason != .uncaughtSignal { FileHandle.standardError.write(errors) }
+    } else {
+        child.waitUntilExit()
+    }
     if child.terminationReason == .uncaughtSignal {
         cleanup(child.processIdentifier)
         if child.terminationStatus == SIGINT || child.terminationStatus == SIGTERM {

@@ -182,6 +182,16 @@ final class Scratch {
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir.url.path)) ?? []).isEmpty)
     }
 
+    /// Mutants the survey found: each is one typed line and exit 65, whatever libhdf5 does.
+    @Test(arguments: ["hdf5_close_invalid_free.h5", "control_characters_in_link_name.h5", "failed_read_double_free.h5"])
+    func aHostileHDF5FileGivesOneTypedLine(file: String) throws {
+        let dir = try Scratch()
+        let r = try CLI.run(["convert", CLI.repoRoot.appendingPathComponent("fixtures/keras/mutants/\(file)").path, "-o", dir.url.appendingPathComponent("m.zoo").path])
+        #expect(r.status == ZooExitCode.inputError.rawValue, "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.hasPrefix("zoo: error: "), "\(r.stderr)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir.url.path)) ?? []).isEmpty)
+    }
+
     @Test func unknownSourceFormatIsAnInputError() throws {
         let r = try CLI.run(["convert", CLI.repoRoot.appendingPathComponent("README.md").path])
         #expect(r.status == ZooExitCode.inputError.rawValue)
