@@ -76,7 +76,8 @@ let package = Package(
         .testTarget(name: "ZooONNXTests", dependencies: [
             "ZooONNX", "ZooCore", "ZooFormat", "ZooTestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .testTarget(name: "ZooRuntimeTests", dependencies: ["ZooRuntime", "ZooONNX", "ZooKeras", "ZooCore", "ZooFormat", "ZooTestSupport"]),
+        .testTarget(name: "ZooRuntimeTests", dependencies: ["ZooRuntime", "ZooONNX", "ZooKeras", "ZooCore", "ZooFormat", "ZooTestSupport",
+                                                     .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .testTarget(name: "ZooKerasTests", dependencies: ["ZooKeras", "ZooRuntime", "ZooCore", "ZooFormat"]),
         .testTarget(name: "ZooEmbeddingsTests", dependencies: [
             "ZooEmbeddings", "ZooCore", "ZooFormat", "ZooTestSupport", .product(name: "Crypto", package: "swift-crypto"),

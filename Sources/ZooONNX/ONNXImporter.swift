@@ -18,7 +18,7 @@ public struct ONNXImportOptions: Sendable {
 
 /// Reads ONNX files into the zoo IR.
 ///
-/// Each op is normalised across opsets 7–21 into one canonical form (docs/IR.md):
+/// Each op is normalised across opsets 7–28 into one canonical form (docs/IR.md):
 /// static parameters become attributes, auto_pad becomes explicit pads, Clip
 /// bounds, Softmax axes, Squeeze/Unsqueeze axes, Split sizes and Pad amounts are
 /// resolved, and shape-computing subgraphs (Shape → Gather → Unsqueeze → Concat
@@ -27,8 +27,11 @@ public enum ONNXImporter {
     /// ONNX ops the importer understands (before folding and canonicalisation),
     /// from the normaliser tables in `Ops/`.
     public static var supportedOps: Set<String> { Set(ONNXOps.table.keys) }
-    /// Default-domain opsets whose semantics are implemented.
-    public static let opsetRange = 7...21
+    /// Default-domain opsets whose semantics are implemented. Opsets 22–28 (onnx 1.23)
+    /// change the ops zoo reads only by adding element types (bfloat16, 4- and 8-bit floats,
+    /// int4) and attributes for them (Cast `saturate`/`round_mode`, Range `stash_type`),
+    /// checked against the onnx schemas; they read as opset 21.
+    public static let opsetRange = 7...28
     /// Protobuf's own 2 GiB message limit; larger models must use external data.
     public static let maxFileSize = Int(Int32.max)
 

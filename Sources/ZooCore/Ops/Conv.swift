@@ -204,12 +204,27 @@ public enum MatMulOps {
 
 /// Reductions.
 public enum ReduceOps {
-    public static let specs: [OpSpec] = [
-        OpSpec("ReduceMean", family: "Reduce", inputs: 1...1, attributes: [.ints("axes"), .int("keepdims", 1)]) { c in
+    /// Every reduction; `axes` absent means all axes.
+    public static let names = ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare",
+                               "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp"]
+    /// `axes` is an attribute when it was static at import, else input 1 (int64, evaluated per
+    /// run); with neither, every axis (`noop_with_empty_axes` makes empty axes a copy).
+    public static let specs: [OpSpec] = names.map { name in
+        OpSpec(name, family: "Reduce", inputs: 1...2, attributes: [.ints("axes"), .int("keepdims", 1), .int("noop_with_empty_axes", 0)],
+               valueInputs: [1]) { c in
             let x = try c.input(0)
-            let axes = try Set((try c.attrs.optionalInts("axes") ?? Array(0..<x.count)).map { try c.axis($0, rank: x.count) })
             let keep = try c.int("keepdims") != 0
+            var raw = try c.attrs.optionalInts("axes")
+            if raw == nil, let v = c.value(1) {
+                raw = try v.map { d -> Int in guard let k = d.value else { throw c.fail("axes must be integers") }; return k }
+            } else if raw == nil, let s = c.optionalInput(1) {
+                // Axes known only at run time: the rank is known, the sizes are not.
+                guard s.count == 1, let k = s[0].value else { throw c.fail("axes must be a 1-D tensor") }
+                return [(0..<(keep ? x.count : max(0, x.count - k))).map { _ in c.unknown() }]
+            }
+            if (raw ?? []).isEmpty, c.optionalInput(1) != nil || raw != nil, try c.int("noop_with_empty_axes") != 0 { return [x] }
+            let axes = try Set(((raw ?? []).isEmpty ? Array(0..<x.count) : raw!).map { try c.axis($0, rank: x.count) })
             return [x.enumerated().compactMap { i, d in axes.contains(i) ? (keep ? SymDim(1) : nil) : d }]
-        },
-    ]
+        }
+    }
 }

@@ -225,6 +225,7 @@ public enum OpRegistry {
         ("Movement", MovementOps.specs),
         ("Shape", ShapeOps.specs),
         ("Reduce", ReduceOps.specs),
+        ("Math", MathOps.specs),
     ]
 
     public static let specs: [String: OpSpec] = {

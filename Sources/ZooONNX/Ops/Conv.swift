@@ -70,21 +70,30 @@ enum MatMulNormalisers {
     ]
 }
 
-/// Reductions.
+/// Reductions: `axes` an attribute before opset 18 (13 for ReduceSum), an input after;
+/// empty axes mean all axes unless `noop_with_empty_axes`.
 enum ReduceNormalisers {
-    static let table: [String: Normaliser] = [
-        "ReduceMean": { s, n in
+    static let table: [String: Normaliser] = Dictionary(uniqueKeysWithValues: ReduceOps.names.map { name in
+        (name, { s, n in
             let x = n.x, y = try n.output(s)
             let rank = try s.shape(x, n).count
+            let axesAsInput = s.opset >= (n.op == "ReduceSum" ? 13 : 18)
             var axes: [Int]?
-            if s.opset < 18 { axes = n.ints("axes") } else if let a = n.input(1) { axes = try s.constantInts(a, n) }
+            if !axesAsInput { axes = n.ints("axes") } else if let a = n.input(1) {
+                guard case .constant? = s.lookup(a) else {
+                    // Axes computed or fed at run time: passed on as input 1.
+                    try s.emit(n, op: n.op, inputs: [x, a], outputs: [y], attributes: n.present(["keepdims", "noop_with_empty_axes"]))
+                    return
+                }
+                axes = try s.constantInts(a, n)
+            }
             if (axes ?? []).isEmpty {
-                if s.opset >= 18 && (n.int("noop_with_empty_axes") ?? 0) != 0 { try s.alias(y, to: x); return }
+                if axesAsInput && (n.int("noop_with_empty_axes") ?? 0) != 0 { try s.alias(y, to: x); return }
                 axes = Array(0..<rank)
             }
             let resolved = try axes!.map { try s.normalizeAxis($0, rank: rank, n) }
-            try s.emit(n, op: "ReduceMean", inputs: [x], outputs: [y],
+            try s.emit(n, op: n.op, inputs: [x], outputs: [y],
                        attributes: n.present(["keepdims"]).merging(["axes": .ints(Array(Set(resolved)).sorted())]) { a, _ in a })
-        },
-    ]
+        } as Normaliser)
+    })
 }

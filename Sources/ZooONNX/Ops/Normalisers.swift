@@ -9,7 +9,7 @@ typealias Normaliser = @Sendable (ImportSession, ONNXNode) throws -> Void
 enum ONNXOps {
     static let families: [[String: Normaliser]] = [
         ActivationNormalisers.table, BinaryNormalisers.table, ConvNormalisers.table, MatMulNormalisers.table,
-        MovementNormalisers.table, ShapeNormalisers.table, ReduceNormalisers.table,
+        MovementNormalisers.table, ShapeNormalisers.table, ReduceNormalisers.table, MathNormalisers.table,
     ]
     static let table: [String: Normaliser] = {
         var out: [String: Normaliser] = [:]

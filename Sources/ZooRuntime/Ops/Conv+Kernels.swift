@@ -122,13 +122,80 @@ enum MatMulKernels {
 }
 
 enum ReduceKernels {
-    static let table: [String: Kernel] = [
-        "ReduceMean": Kernel(run: { c in
-            let x = try c.shape(0)
-            let axes = Set((try c.attrs.optionalInts("axes") ?? Array(0..<x.count)).map { $0 < 0 ? $0 + x.count : $0 })
-            let (y, b) = c.allocate(c.count)
-            Elementwise.reduceMean(try c.floats(0), shape: x, axes: axes, y: y, outCount: c.count)
+    /// One reduction over the axes of `axes` (float or integer data), accumulated in Double.
+    static func reduce(_ name: String) -> Kernel {
+        Kernel(run: { c in
+            let x = try c.input(0)
+            let shape = x.shape
+            var raw = try c.attrs.optionalInts("axes") ?? (c.has(1) ? try c.ints(1).map { Int($0) } : nil)
+            if raw?.isEmpty == true {
+                if try c.attrs.int("noop_with_empty_axes") != 0 { return [c.view(x)] }
+                raw = nil
+            }
+            let axes = Set((raw ?? Array(0..<shape.count)).map { $0 < 0 ? $0 + shape.count : $0 })
+            if name == "ReduceMean", case .floats(let p, _, _) = x {
+                let (y, b) = c.allocate(c.count)
+                Elementwise.reduceMean(p, shape: shape, axes: axes, y: y, outCount: c.count)
+                return [c.result(y, b)]
+            }
+            // Output index of every input element: its index with the reduced axes removed.
+            let outShape = shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
+            let outStrides = StridedCopy.contiguousStrides(outShape), inStrides = StridedCopy.contiguousStrides(shape)
+            let n = c.count, total = shape.reduce(1, *)
+            let initial: Double
+            switch name {
+            case "ReduceProd": initial = 1
+            case "ReduceMax", "ReduceLogSumExp": initial = -.infinity
+            case "ReduceMin": initial = .infinity
+            default: initial = 0
+            }
+            var acc = [Double](repeating: initial, count: n)
+            var count = [Int](repeating: 0, count: n)
+            let values = MathKernels.Values(x)
+            // log-sum-exp is taken around each output's maximum.
+            var maxima = [Double](repeating: -.infinity, count: n)
+            func outIndex(_ i: Int) -> Int {
+                var rem = i, o = 0
+                for d in shape.indices {
+                    let q = rem / max(inStrides[d], 1)
+                    rem -= q * inStrides[d]
+                    if !axes.contains(d) { o += q * outStrides[d] }
+                }
+                return o
+            }
+            let targets = (0..<total).map(outIndex)
+            if name == "ReduceLogSumExp" { for i in 0..<total { maxima[targets[i]] = max(maxima[targets[i]], Double(values.float(i))) } }
+            for i in 0..<total {
+                let o = targets[i]
+                let v = values.isInt ? Double(values.int(i)) : Double(values.float(i))
+                switch name {
+                case "ReduceSum", "ReduceMean", "ReduceLogSum": acc[o] += v
+                case "ReduceProd": acc[o] *= v
+                case "ReduceMax": acc[o] = v.isNaN || acc[o].isNaN ? .nan : max(acc[o], v)
+                case "ReduceMin": acc[o] = v.isNaN || acc[o].isNaN ? .nan : min(acc[o], v)
+                case "ReduceSumSquare", "ReduceL2": acc[o] += v * v
+                case "ReduceL1": acc[o] += abs(v)
+                default: acc[o] = (acc[o] == -.infinity ? 0 : acc[o]) + Foundation.exp(v - maxima[o])
+                }
+                count[o] += 1
+            }
+            for o in 0..<n {
+                switch name {
+                case "ReduceMean": acc[o] /= Double(count[o])
+                case "ReduceL2": acc[o] = acc[o].squareRoot()
+                case "ReduceLogSum": acc[o] = Foundation.log(acc[o])
+                case "ReduceLogSumExp": acc[o] = count[o] == 0 ? -.infinity : Foundation.log(acc[o]) + maxima[o]
+                default: break
+                }
+            }
+            if values.isInt {
+                return [.ints(acc.map { $0.isFinite ? Int64(max(min($0, 9.2e18), -9.2e18)) : ($0 > 0 ? .max : .min) }, shape: c.out)]
+            }
+            let (y, b) = c.allocate(n)
+            for o in 0..<n { y[o] = Float(acc[o]) }
             return [c.result(y, b)]
-        }),
-    ]
+        })
+    }
+
+    static let table: [String: Kernel] = Dictionary(uniqueKeysWithValues: ReduceOps.names.map { ($0, reduce($0)) })
 }
