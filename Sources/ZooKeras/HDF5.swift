@@ -185,6 +185,24 @@ struct H5Group {
         try stringsAttribute(name).first ?? ""
     }
 
+    /// A dataset's shape, without reading its data (recognising a file by its weights).
+    func datasetShape(_ name: String) throws -> [Int] {
+        try withHDF5 {
+            try checkLink(name)
+            let where_ = child(name)
+            let ds = H5Dopen2(handle.id, name, CHDF5_H5P_DEFAULT())
+            guard ds >= 0 else { throw file.error(where_, "cannot open dataset") }
+            defer { H5Dclose(ds) }
+            let space = H5Dget_space(ds)
+            defer { H5Sclose(space) }
+            let rank = Int(H5Sget_simple_extent_ndims(space))
+            guard rank >= 0, rank <= 8 else { throw file.error(where_, "bad rank") }
+            var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+            _ = H5Sget_simple_extent_dims(space, &dims, nil)
+            return dims.prefix(rank).map { Int(clamping: $0) }
+        }
+    }
+
     /// Reads a numeric dataset as f32 (HDF5 converts from its stored float or
     /// integer type), after refusing virtual/external storage and checking the
     /// declared size against the file.

@@ -210,7 +210,7 @@ extension KerasGraphBuilder {
         // After a Flatten of a symbolic size the input width is known only per run
         // (Keras fixes it when the model is built): the stored kernel says what it
         // must be, and the Gemm named after this layer checks it at run time.
-        let inDim = last.value ?? KerasGraphBuilder.anySize
+        let inDim = last.value ?? WeightBinding.anySize
         let useBias = spec.bool("use_bias", true)
         var exp = [("kernel", [inDim, units])]
         if useBias { exp.append(("bias", [units])) }

@@ -33,9 +33,6 @@ final class KerasGraphBuilder {
     /// Names sizes without a closed form, in build order.
     let unknowns = UnknownDims()
 
-    /// An expected weight dimension that takes whatever size the file stores.
-    static let anySize = WeightBinding.anySize
-
     static let identityLayers: Set<String> = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "ActivityRegularization", "AlphaDropout"]
     static let supported: Set<String> = identityLayers.union([
         "InputLayer", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense", "BatchNormalization", "Activation", "ReLU",

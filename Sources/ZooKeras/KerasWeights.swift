@@ -106,9 +106,14 @@ struct LegacyH5Weights: WeightSource {
     }
 
     static func read(_ g: H5Group, _ relative: String) throws -> Tensor {
+        let (parent, name) = try locate(g, relative)
+        return try parent.readFloats(name)
+    }
+
+    /// The group holding a dataset path relative to `g`, and the dataset's own name.
+    static func locate(_ g: H5Group, _ relative: String) throws -> (H5Group, String) {
         let parts = relative.split(separator: "/").map(String.init)
-        let parent = parts.count > 1 ? try g.group(parts.dropLast().joined(separator: "/")) : g
-        return try parent.readFloats(parts.last!)
+        return (parts.count > 1 ? try g.group(parts.dropLast().joined(separator: "/")) : g, parts.last ?? relative)
     }
 
     /// The file's weights per layer group, in file order, by shape only (for
@@ -116,7 +121,10 @@ struct LegacyH5Weights: WeightSource {
     func signature() throws -> [KerasApplications.Architecture.Layer] {
         try order.map { layer in
             let g = groups[layer]!
-            return KerasApplications.Architecture.Layer(name: layer, shapes: try g.entries.map { try Self.read(g.group, $0.path).shape })
+            return KerasApplications.Architecture.Layer(name: layer, shapes: try g.entries.map { e in
+                let (parent, name) = try Self.locate(g.group, e.path)
+                return try parent.datasetShape(name)
+            })
         }
     }
 

@@ -91,8 +91,7 @@ extension InferenceSession {
             }
             let call = KernelCall(session: self, step: step, index: i, ins: rvalues, outShapes: outShapes,
                                   attrs: OpAttributes(node: node, spec: step.spec))
-            let results: [RValue]
-            do { results = try step.kernel.run(call) } catch let e as RuntimeError { throw e }
+            let results = try step.kernel.run(call)
             guard results.allSatisfy(\.isInt) else {
                 for r in results { release(r) }
                 continue
@@ -112,7 +111,9 @@ extension InferenceSession {
         do {
             out = try ShapeInference.outputShapes(of: node, inputs: inputs, values: values)
         } catch ZooCoreError.shapeInference(_, _, let detail) {
-            throw RuntimeError.shape(node: node.name, op: node.op, detail: "\(detail) (input shapes \(inputs.map { $0?.rendered ?? "—" }.joined(separator: ", ")))")
+            // At most 8 input shapes: a Concat may have thousands of inputs.
+            let shown = inputs.prefix(8).map { $0?.rendered ?? "—" }.joined(separator: ", ") + (inputs.count > 8 ? ", … \(inputs.count - 8) more" : "")
+            throw RuntimeError.shape(node: node.name, op: node.op, detail: "\(detail) (input shapes \(shown))")
         }
         return try out.map { s in
             guard let c = s.concrete else {

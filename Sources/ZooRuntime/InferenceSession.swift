@@ -112,7 +112,6 @@ public final class InferenceSession: @unchecked Sendable {
             throw RuntimeError.unknownInput(name: name, known: graph.inputs.map(\.name))
         }
         var keepAlive: [AnyObject] = []
-        var bound: [(String, [Int])] = []
         var symbols: [String: (value: Int, input: String, axis: Int)] = [:]
         for spec in graph.inputs {
             guard let t = inputs[spec.name] else { throw RuntimeError.missingInput(name: spec.name, expected: spec.shape) }
@@ -122,7 +121,6 @@ public final class InferenceSession: @unchecked Sendable {
             keepAlive.append(t.storage)
             if case .floats(_, _, let owner) = c { keepAlive.append(owner) }
             env[spec.name] = c.value
-            bound.append((spec.name, t.shape))
         }
         let plan = try self.plan(for: env)
         if profiling { profile = [:] }

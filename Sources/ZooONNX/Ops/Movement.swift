@@ -66,7 +66,7 @@ enum MovementNormalisers {
         case .symbolic(let dims, _)? where allowzero == 0:
             // A computed target: 0 / -1 where possible, else the shape value itself at run time.
             let xs = try s.shape(x, n)
-            if let t = s.shapeAttribute(dims, from: xs) {
+            if let t = s.reshapeAttribute(dims, from: xs, onnxLiterals: true) {
                 try s.emit(n, op: "Reshape", inputs: [x], outputs: [y], attributes: ["shape": .ints(t), "allowzero": .int(0)])
             } else {
                 try s.emit(n, op: "Reshape", inputs: [x, target], outputs: [y], attributes: ["allowzero": .int(0)])
@@ -156,26 +156,6 @@ enum MovementNormalisers {
 }
 
 extension ImportSession {
-    /// A Reshape target computed from shape values as a 0/-1 attribute, when it can be:
-    /// literal numbers stay, a dimension equal to the input's at the same index
-    /// becomes 0, one other becomes -1.
-    func shapeAttribute(_ dims: [SymDim], from source: SymShape) -> [Int]? {
-        var out: [Int] = []
-        var inferred = dims.contains(SymDim(-1))
-        for (i, d) in dims.enumerated() {
-            if let v = d.value {
-                out.append(v)
-            } else if i < source.count && source[i] == d {
-                out.append(0)
-            } else {
-                guard !inferred else { return nil }
-                inferred = true
-                out.append(-1)
-            }
-        }
-        return out
-    }
-
     /// Slice parameters in either opset form; axes normalised, bounds as
     /// written (saturated to ±2^62). A bound computed from the sliced axis's
     /// own size (`Shape(x)[a] - k`) becomes a bound counted from the end.

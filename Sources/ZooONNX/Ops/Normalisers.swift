@@ -45,15 +45,20 @@ extension ImportSession {
         try normalise(self, n)
     }
 
-    /// A Reshape `shape` attribute that restores `target` from `source`: known
-    /// dims literally, a dim equal to the source's at the same index as 0 (copy),
-    /// at most one other as -1; nil when the target needs a shape computed at run time.
-    func reshapeTarget(_ target: SymShape, from source: SymShape) -> [Int]? {
+    /// A Reshape `shape` attribute for `target` on an input of shape `source`, when
+    /// 0 / -1 can express it: fixed dims literally, a dim equal to the source's at
+    /// the same index as 0 (copy), at most one other as -1; nil when the target
+    /// needs a shape computed at run time.
+    ///
+    /// `onnxLiterals`: the dims come from an ONNX shape value, whose literal 0 and -1
+    /// keep their ONNX meaning (and a literal -1 is the one inferred dim); otherwise
+    /// they are sizes, and a size 0 cannot be written.
+    func reshapeAttribute(_ target: [SymDim], from source: SymShape, onnxLiterals: Bool) -> [Int]? {
         var out: [Int] = []
-        var inferred = false
+        var inferred = onnxLiterals && target.contains(SymDim(-1))
         for (i, d) in target.enumerated() {
             if let v = d.value {
-                guard v > 0 else { return nil }
+                guard onnxLiterals || v > 0 else { return nil }
                 out.append(v)
             } else if i < source.count && source[i] == d {
                 out.append(0)
@@ -72,7 +77,7 @@ extension ImportSession {
     func emitReshape(_ n: ONNXNode, _ x: String, to target: SymShape, output y: String, shapeValue: String? = nil,
                      like: String? = nil, suffix: String? = nil) throws {
         let xs = try shape(x, n)
-        if let t = reshapeTarget(target, from: xs) {
+        if let t = reshapeAttribute(target, from: xs, onnxLiterals: false) {
             try emit(n, op: "Reshape", inputs: [x], outputs: [y], attributes: ["shape": .ints(t), "allowzero": .int(0)], suffix: suffix)
             return
         }

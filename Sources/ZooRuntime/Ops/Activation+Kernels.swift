@@ -67,17 +67,10 @@ enum IntKernels {
     static func arithmetic(_ op: String, _ a: RValue, _ b: RValue, out: [Int], fail: (String) -> RuntimeError) throws -> RValue {
         guard case .ints(let x, let xs) = a, case .ints(let y, let ys) = b else { throw fail("mixed integer and float operands") }
         let n = out.reduce(1, *)
-        let sa = broadcastStrides(xs, to: out), sb = broadcastStrides(ys, to: out)
-        let outStrides = StridedCopy.contiguousStrides(out)
+        let oa = MathKernels.offsets(xs, to: out), ob = MathKernels.offsets(ys, to: out)
         var result = [Int64](repeating: 0, count: n)
         for i in 0..<n {
-            var rem = i, ia = 0, ib = 0
-            for d in out.indices {
-                let q = rem / max(outStrides[d], 1)
-                rem -= q * outStrides[d]
-                ia += q * sa[d]
-                ib += q * sb[d]
-            }
+            let ia = oa[i], ib = ob[i]
             let l = x[ia], r = y[ib]
             switch op {
             case "Add": result[i] = l &+ r
