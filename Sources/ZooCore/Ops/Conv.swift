@@ -26,8 +26,8 @@ public enum WindowGeometry {
 
     /// Concrete pads (begins then ends) for input sizes `input` — `auto_pad`
     /// SAME puts the odd pixel at the end (SAME_UPPER) or the start (SAME_LOWER).
-    public static func pads(_ a: OpAttributes, input: [Int], kernel: [Int]) throws -> [Int] {
-        let (s, d, p, autoPad) = try parameters(a, spatial: kernel.count)
+    public static func pads(_ parameters: (strides: [Int], dilations: [Int], pads: [Int]?, autoPad: String), input: [Int], kernel: [Int]) -> [Int] {
+        let (s, d, p, autoPad) = parameters
         if let p { return p }
         var begin: [Int] = [], end: [Int] = []
         for i in 0..<kernel.count {

@@ -9,8 +9,9 @@ enum ConvKernels {
             guard x.count == 4 || x.count == 3 else { throw c.unsupported("\(x.count - 2)-D convolution") }
             let is1D = x.count == 3
             let k = Array(w[2...])
-            let (s, d, _, _) = try WindowGeometry.parameters(c.attrs, spatial: k.count)
-            let p = try WindowGeometry.pads(c.attrs, input: Array(x[2...]), kernel: k)
+            let geometry = try WindowGeometry.parameters(c.attrs, spatial: k.count)
+            let (s, d) = (geometry.strides, geometry.dilations)
+            let p = WindowGeometry.pads(geometry, input: Array(x[2...]), kernel: k)
             let r = k.count
             let act = c.step.activation
             var params = ConvParams(
@@ -48,8 +49,9 @@ enum PoolKernels {
             guard x.count == 4 || x.count == 3 else { throw c.unsupported("\(x.count - 2)-D pooling") }
             let is1D = x.count == 3, r = x.count - 2
             let k = try c.attrs.ints("kernel_shape")
-            let (s, d, _, _) = try WindowGeometry.parameters(c.attrs, spatial: r)
-            let p = try WindowGeometry.pads(c.attrs, input: Array(x[2...]), kernel: k)
+            let geometry = try WindowGeometry.parameters(c.attrs, spatial: r)
+            let (s, d) = (geometry.strides, geometry.dilations)
+            let p = WindowGeometry.pads(geometry, input: Array(x[2...]), kernel: k)
             let params = PoolParams(
                 n: x[0], c: x[1], h: is1D ? 1 : x[2], w: x.last!, kh: is1D ? 1 : k[0], kw: k.last!,
                 oh: is1D ? 1 : out[2], ow: out.last!, strideH: is1D ? 1 : s[0], strideW: s.last!,

@@ -20,12 +20,12 @@ enum MathKernels {
         }
     }
 
-    /// Values of an input as floats or ints.
+    /// Values of an input as floats (read in place: the input outlives the kernel) or ints.
     enum Values {
-        case f([Float]), i([Int64])
+        case f(UnsafeMutablePointer<Float>), i([Int64])
         init(_ v: RValue) {
             switch v {
-            case .floats(let p, let s, _): self = .f(Array(UnsafeBufferPointer(start: p, count: s.reduce(1, *))))
+            case .floats(let p, _, _): self = .f(p)
             case .ints(let x, _): self = .i(x)
             }
         }
