@@ -295,7 +295,8 @@ import Glibc
         // A word2vec binary large enough to be caught mid-write: 120 000 × 200 floats (96 MB).
         let rows = 120_000, dim = 200
         var data = Data("\(rows) \(dim)\n".utf8)
-        let vector = Data(repeating: 0x3F, count: dim * 4)
+        // Every component 0.5 (00 00 00 3F): real float bytes, so the file is recognised as binary.
+        let vector = Data((0..<dim).flatMap { _ in [UInt8(0), 0, 0, 0x3F] })
         for i in 0..<rows { data.append(Data("w\(i) ".utf8)); data.append(vector) }
         let src = dir.url.appendingPathComponent("big.bin")
         try data.write(to: src)
@@ -311,6 +312,8 @@ import Glibc
             sawTemp = names.contains { $0.hasPrefix(".big.zoo.tmp-") }
             if !sawTemp { Thread.sleep(forTimeInterval: 0.005) }
         }
+        // The writer's temporary must have been seen, or the signal tested nothing.
+        #expect(sawTemp, "the temporary file never appeared")
         kill(p.processIdentifier, SIGINT)
         p.waitUntilExit()
         let left = ((try? FileManager.default.contentsOfDirectory(atPath: dir.url.path)) ?? []).filter { $0.hasPrefix(".big.zoo.tmp-") }
