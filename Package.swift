@@ -42,7 +42,7 @@ let package = Package(
         ]),
         // protobuf-c code generated from Protos/onnx.proto (scripts/regen-proto.sh).
         .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
-        .target(name: "ZooONNX", dependencies: ["ZooCore", "ZooFormat", "CONNXProto", "CProtobufC"]),
+        .target(name: "ZooONNX", dependencies: ["ZooCore", "ZooFormat", "ZooRuntime", "CONNXProto", "CProtobufC"]),
         .target(name: "ZooKeras", dependencies: [
             "ZooCore", "ZooFormat", "CHDF5", "CZooZlib",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),

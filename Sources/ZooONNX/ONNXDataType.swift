@@ -17,6 +17,11 @@ enum ONNXDataType {
         }
     }
 
+    /// The code of a type name as Cast-1…5 spells it ("FLOAT", "INT64", …).
+    static func code(named name: String) -> Int? {
+        (0...22).first { self.name($0) == name.uppercased() }
+    }
+
     static func name(_ code: Int) -> String {
         let names = [0: "UNDEFINED", 1: "FLOAT", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 6: "INT32", 7: "INT64",
                      8: "STRING", 9: "BOOL", 10: "FLOAT16", 11: "DOUBLE", 12: "UINT32", 13: "UINT64", 14: "COMPLEX64",

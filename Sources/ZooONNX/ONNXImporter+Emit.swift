@@ -68,7 +68,7 @@ extension ImportSession {
     /// Emits one canonical node: resolves aliases, registers constant inputs,
     /// infers output shapes with the shared IR rules and records the outputs.
     func emit(_ n: ONNXNode, op: String, inputs: [String], outputs: [String], attributes: [String: Attribute] = [:],
-              dtype: DType? = nil, suffix: String? = nil) throws {
+              dtype: DType? = nil, outputTypes: [DType]? = nil, suffix: String? = nil) throws {
         var resolved: [String] = []
         var shapes: [SymShape?] = []
         var known: [[SymDim]?] = []
@@ -102,7 +102,8 @@ extension ImportSession {
             throw invalid(n, e.detail)
         }
         let outType = try dtype ?? self.dtype(inputs[0], n)
-        for (o, s) in zip(outputs, outShapes) {
+        for (k, (o, s)) in zip(outputs, outShapes).enumerated() {
+            let outType = outputTypes.map { $0[min(k, $0.count - 1)] } ?? outType
             // Materialising a symbolic value keeps its static form for later folds.
             if materializing, case .symbolic? = values[o] { materialized.insert(o); continue }
             guard values[o] == nil else { throw ONNXError.duplicateValue(path: path, value: o) }

@@ -1,6 +1,7 @@
 import CONNXProto
 import Foundation
 import ZooCore
+import ZooRuntime
 
 /// Import-time evaluation of static values: Constant, Shape and the small
 /// integer subgraphs exporters build from it, plus reshapes of constants.
@@ -116,7 +117,9 @@ extension ImportSession {
             guard present.count == 2 else { return false }
             let a = try elements(present[0], n), b = try elements(present[1], n)
             let sa = try shape(present[0], n).concrete!, sb = try shape(present[1], n).concrete!
-            guard a.count == b.count || a.count == 1 || b.count == 1 else { return false }
+            // Equal shapes or a one-element side; other broadcasts are left to evaluation.
+            let aScalar = a.count == 1 && sa.count <= sb.count, bScalar = b.count == 1 && sb.count <= sa.count
+            guard sa == sb || aScalar || bScalar else { return false }
             // Float constants are left to the runtime; integer/shape arithmetic is folded.
             for name in present {
                 if case .constant(let t)? = lookup(name), t.dtype.isFloatingPoint { return false }
@@ -127,11 +130,58 @@ extension ImportSession {
                 guard let v = arithmetic(n.op, l, r) else { return false }
                 out.append(v)
             }
-            try defineFolded(y, like: present[0], elements: out, shape: a.count >= b.count ? sa : sb)
+            try defineFolded(y, like: present[0], elements: out, shape: sa == sb || bScalar ? sa : sb)
         default:
             return false
         }
         return true
+    }
+
+    /// Emits `n`; when every input is a constant and the results are small,
+    /// runs the emitted nodes now (ZooRuntime's kernels: the semantics the
+    /// model would have at run time) and keeps the outputs as constants.
+    /// Anything that cannot be evaluated stays in the graph.
+    func canonicalizeOrEvaluate(_ n: ONNXNode) throws {
+        let present = n.inputs.filter { !$0.isEmpty }
+        var inputElements = 0
+        let allConstant = !present.isEmpty && present.allSatisfy { name in
+            guard case .constant(let t)? = lookup(name) else { return false }
+            inputElements += t.elementCount
+            return true
+        }
+        let start = nodes.count
+        try canonicalize(n)
+        guard allConstant, nodes.count > start else { return }
+        let emitted = Array(nodes[start...])
+        // Heavy arithmetic is evaluated only on tiny operands (a hostile file must not stall the import).
+        let heavy = emitted.contains { ["Conv", "MatMul"].contains(OpRegistry.spec($0.op)?.family ?? "") }
+        guard inputElements <= (heavy ? 1 << 12 : 1 << 16) else { return }
+        // Results (and intermediates) no larger than the operands: folding never grows the file much.
+        let limit = max(4096, inputElements)
+        for e in emitted {
+            for o in e.outputs where !o.isEmpty {
+                guard case .runtime(_, let s)? = values[o], let dims = s.concrete, let count = ShapeMath.elementCount(dims), count <= limit else { return }
+            }
+        }
+        let produced = Set(emitted.flatMap(\.outputs))
+        var constants: [(name: String, tensor: Tensor)] = []
+        var seen = Set<String>()
+        for e in emitted {
+            for i in e.inputs where !i.isEmpty && !produced.contains(i) && !seen.contains(i) {
+                guard let t = constantTensors[i] else { return }
+                seen.insert(i)
+                constants.append((i, t))
+            }
+        }
+        var outs: [ValueInfo] = []
+        for o in n.outputs where !o.isEmpty {
+            guard case .runtime(let d, let s)? = values[o] else { return }
+            outs.append(ValueInfo(name: o, dtype: d, shape: s.dims))
+        }
+        guard !outs.isEmpty, let results = try? ConstantEvaluation.evaluate(emitted, constants: constants, outputs: outs),
+              outs.allSatisfy({ results[$0.name] != nil }) else { return }
+        nodes.removeSubrange(start...)
+        for o in outs { values[o.name] = .constant(results[o.name]!) }
     }
 
     /// ConstantOfShape's fill value and dtype (default: f32 zero).

@@ -1,5 +1,6 @@
 import CONNXProto
 import Foundation
+import ZooRuntime
 import ZooCore
 import ZooFormat
 
@@ -18,7 +19,7 @@ public struct ONNXImportOptions: Sendable {
 
 /// Reads ONNX files into the zoo IR.
 ///
-/// Each op is normalised across opsets 7–28 into one canonical form (docs/IR.md):
+/// Each op is normalised across opsets 1–28 into one canonical form (docs/IR.md):
 /// static parameters become attributes, auto_pad becomes explicit pads, Clip
 /// bounds, Softmax axes, Squeeze/Unsqueeze axes, Split sizes and Pad amounts are
 /// resolved, and shape-computing subgraphs (Shape → Gather → Unsqueeze → Concat
@@ -31,7 +32,7 @@ public enum ONNXImporter {
     /// change the ops zoo reads only by adding element types (bfloat16, 4- and 8-bit floats,
     /// int4) and attributes for them (Cast `saturate`/`round_mode`, Range `stash_type`),
     /// checked against the onnx schemas; they read as opset 21.
-    public static let opsetRange = 7...28
+    public static let opsetRange = 1...28
     /// Protobuf's own 2 GiB message limit; larger models must use external data.
     public static let maxFileSize = Int(Int32.max)
 
@@ -182,9 +183,10 @@ final class ImportSession {
             for v in n.inputs where !v.isEmpty && lookup(v) == nil {
                 throw ONNXError.undefinedValue(path: path, node: n.name, value: v)
             }
+            let n = try modernForm(n)
             currentNode = n
             if try fold(n) { continue }
-            try canonicalize(n)
+            try canonicalizeOrEvaluate(n)
         }
 
         var outputs: [ValueInfo] = []

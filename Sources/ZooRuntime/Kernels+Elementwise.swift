@@ -91,6 +91,8 @@ enum Elementwise {
         case gelu, geluTanh, softplus, softsign
         case clip(Float, Float)
         case hardSigmoid(Float, Float)
+        case celu(Float), mish, swish(Float)
+        case shrink(bias: Float, lambda: Float)
     }
 
     static func unary(_ op: Unary, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, threads: Int) {
@@ -110,6 +112,10 @@ enum Elementwise {
             case .tanh: for i in r { y[i] = tanhf(x[i]) }
             case .hardSigmoid(let a, let b): for i in r { y[i] = max(0, min(1, a * x[i] + b)) }
             case .hardSwish: for i in r { let v = x[i]; y[i] = v * max(0, min(1, v / 6 + 0.5)) }
+            case .celu(let a): for i in r { let v = x[i]; y[i] = max(0, v) + min(0, a * (expf(v / a) - 1)) }
+            case .mish: for i in r { let v = x[i]; y[i] = v * tanhf(v > 20 ? v : log1pf(expf(v))) }
+            case .swish(let a): for i in r { let v = x[i]; y[i] = v / (1 + expf(-a * v)) }
+            case .shrink(let b, let l): for i in r { let v = x[i]; y[i] = v < -l ? v + b : v > l ? v - b : 0 }
             }
         }
     }

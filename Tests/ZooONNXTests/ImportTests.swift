@@ -233,7 +233,7 @@ import ZooFormat
         let e = refusal(Manifest.path("unsupported_ops.onnx"))
         let expected = try #require(Manifest.shared.models.first { $0.name == "unsupported_ops" }?.unsupported)
         #expect(e == .unsupportedOps(path: Manifest.path("unsupported_ops.onnx"), ops: expected))
-        #expect(e?.localizedDescription.hasSuffix("unsupported ops: Hardmax ×2, Einsum ×1") == true)
+        #expect(e?.localizedDescription.hasSuffix("unsupported ops: RandomNormalLike ×2, RandomUniformLike ×1") == true)
     }
 
     @Test(arguments: ["garbage.onnx", "truncated.onnx"])

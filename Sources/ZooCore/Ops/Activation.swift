@@ -20,12 +20,18 @@ public enum ActivationOps {
         unary("HardSwish"),
         unary("Tanh"),
         unary("Identity"),
-        OpSpec("Softmax", family: "Activation", inputs: 1...1, attributes: [.int("axis", -1)]) { c in
+        unary("Celu", [.float("alpha", 1)]),
+        unary("Mish"),
+        unary("Swish", [.float("alpha", 1)]),
+        unary("Shrink", [.float("bias", 0), .float("lambd", 0.5)]),
+    ] + ["Softmax", "LogSoftmax", "Hardmax"].map { name in
+        // One axis (the importer flattens the pre-opset-13 2-D form).
+        OpSpec(name, family: "Activation", inputs: 1...1, attributes: [.int("axis", -1)]) { c in
             let x = try c.input(0)
             _ = try c.axis(try c.int("axis"), rank: x.count)
             return [x]
-        },
-    ]
+        }
+    }
 }
 
 /// Numpy-broadcasting binary arithmetic.

@@ -141,9 +141,89 @@ public enum PoolOps {
     ]
 }
 
-/// Normalisations over the channel axis.
+/// Normalisations over the channel axis, over trailing axes (Layer/RMS/Lp),
+/// per instance or per channel group.
 public enum NormalizationOps {
+    /// Shape of the per-row statistics of LayerNormalization: `x` with the normalised axes set to 1.
+    static func statistics(_ c: ShapeContext, _ x: SymShape) throws -> SymShape {
+        let a = try c.axis(try c.int("axis"), rank: x.count)
+        return Array(x[..<a]) + Array(repeating: SymDim(1), count: x.count - a)
+    }
+
+    /// Scale (and bias) of Layer/RMSNormalization must broadcast to the normalised axes.
+    static func checkAffine(_ c: ShapeContext, _ x: SymShape, inputs: Range<Int>) throws {
+        let a = try c.axis(try c.int("axis"), rank: x.count)
+        let normalised = Array(x[a...])
+        for i in inputs {
+            guard let p = c.optionalInput(i) else { continue }
+            guard p.count <= normalised.count, let b = ShapeInference.broadcast(normalised, p, unknowns: c.unknowns), b.count == normalised.count else {
+                throw c.fail("input \(i) \(p.rendered) does not broadcast to the normalised shape \(normalised.rendered)")
+            }
+        }
+    }
+
+    /// Per-channel parameters (InstanceNormalization, GroupNormalization) must have length C.
+    static func checkChannels(_ c: ShapeContext, _ x: SymShape, inputs: [Int]) throws {
+        guard x.count >= 2 else { throw c.fail("input \(x.rendered) has no channel axis") }
+        for i in inputs {
+            let p = try c.input(i)
+            guard p.count == 1 else { throw c.fail("input \(i) has shape \(p.rendered), expected [\(x[1])]") }
+            _ = try c.same(p[0], x[1], "input \(i) length and channel count")
+        }
+    }
+
     public static let specs: [OpSpec] = [
+        // Y, and optionally Mean and InvStdDev over the axes from `axis` on.
+        OpSpec("LayerNormalization", family: "Normalization", inputs: 2...3, attributes: [
+            .int("axis", -1), .float("epsilon", 1e-5), .int("stash_type", 1),
+        ]) { c in
+            let x = try c.input(0)
+            try checkAffine(c, x, inputs: 1..<3)
+            let st = try statistics(c, x)
+            return [x, st, st]
+        },
+        OpSpec("RMSNormalization", family: "Normalization", inputs: 2...2, attributes: [
+            .int("axis", -1), .float("epsilon", 1e-5), .int("stash_type", 1),
+        ]) { c in
+            let x = try c.input(0)
+            try checkAffine(c, x, inputs: 1..<2)
+            return [x]
+        },
+        OpSpec("InstanceNormalization", family: "Normalization", inputs: 3...3, attributes: [.float("epsilon", 1e-5)]) { c in
+            let x = try c.input(0)
+            guard x.count >= 3 else { throw c.fail("InstanceNormalization needs spatial axes, got \(x.rendered)") }
+            try checkChannels(c, x, inputs: [1, 2])
+            return [x]
+        },
+        // Scale and bias per channel (opset 21) or per group (opset 18): the
+        // lengths tell them apart, and when C = num_groups they mean the same.
+        OpSpec("GroupNormalization", family: "Normalization", inputs: 3...3, attributes: [
+            .float("epsilon", 1e-5), .int("num_groups", required: true), .int("stash_type", 1),
+        ]) { c in
+            let x = try c.input(0)
+            guard x.count >= 2 else { throw c.fail("input \(x.rendered) has no channel axis") }
+            let g = try c.int("num_groups")
+            guard g >= 1 else { throw c.fail("num_groups must be ≥ 1, got \(g)") }
+            if let ch = x[1].value, ch % g != 0 { throw c.fail("\(ch) channels do not split into \(g) groups") }
+            for i in [1, 2] {
+                let p = try c.input(i)
+                guard p.count == 1, p[0] == x[1] || p[0] == SymDim(g) else {
+                    throw c.fail("input \(i) has shape \(p.rendered), expected [\(x[1])] or [\(g)]")
+                }
+            }
+            return [x]
+        },
+        OpSpec("LpNormalization", family: "Normalization", inputs: 1...1, attributes: [.int("axis", -1), .int("p", 2)]) { c in
+            let x = try c.input(0)
+            _ = try c.axis(try c.int("axis"), rank: x.count)
+            guard [1, 2].contains(try c.int("p")) else { throw c.fail("p must be 1 or 2, got \(try c.int("p"))") }
+            return [x]
+        },
+        OpSpec("MeanVarianceNormalization", family: "Normalization", inputs: 1...1, attributes: [.ints("axes", [0, 2, 3])]) { c in
+            let x = try c.input(0)
+            for a in try c.ints("axes") { _ = try c.axis(a, rank: x.count) }
+            return [x]
+        },
         OpSpec("BatchNormalization", family: "Normalization", inputs: 5...5, attributes: [.float("epsilon", 1e-5)]) { c in
             let x = try c.input(0)
             guard x.count >= 2 else { throw c.fail("input rank \(x.count) < 2") }

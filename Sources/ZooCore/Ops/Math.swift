@@ -29,6 +29,8 @@ public enum MathOps {
     public static let variadicNames = ["Max", "Min", "Mean"]
     /// Comparisons and logic: boolean output.
     public static let predicateNames = ["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor"]
+    /// Bitwise logic on integers, same dtype out.
+    public static let bitwiseNames = ["BitwiseAnd", "BitwiseOr", "BitwiseXor"]
 
     public static let specs: [OpSpec] =
         unaryNames.map { same($0) }
@@ -40,8 +42,13 @@ public enum MathOps {
         }
         + variadicNames.map { broadcasting($0, inputs: 1...Int(Int16.max)) }
         + predicateNames.map { broadcasting($0, inputs: 2...2) }
+        + bitwiseNames.map { broadcasting($0, inputs: 2...2) }
         + [
             broadcasting("Where", inputs: 3...3),
+            same("BitwiseNot"),
+            // Float classification: boolean output.
+            same("IsNaN"),
+            OpSpec("IsInf", family: "Math", inputs: 1...1, attributes: [.int("detect_negative", 1), .int("detect_positive", 1)]) { c in [try c.input(0)] },
             // CastLike(x, like): x cast to like's dtype; the importer resolves it to Cast.
         ]
 }

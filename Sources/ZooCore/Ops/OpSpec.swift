@@ -226,6 +226,7 @@ public enum OpRegistry {
         ("Shape", ShapeOps.specs),
         ("Reduce", ReduceOps.specs),
         ("Math", MathOps.specs),
+        ("Index", IndexOps.specs),
     ]
 
     public static let specs: [String: OpSpec] = {

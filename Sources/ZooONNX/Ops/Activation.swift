@@ -8,9 +8,30 @@ enum ActivationNormalisers {
         { s, n in try s.emit(n, op: n.op, inputs: [n.x], outputs: [try n.output(s)], attributes: n.present(attributes)) }
     }
 
+    /// Softmax, LogSoftmax, Hardmax: before opset 13 they flatten to 2-D at
+    /// `axis` (default 1); from 13 they act on one axis (default -1).
+    static func axisOp(_ op: String) -> Normaliser {
+        { s, n in
+            let x = n.x, y = try n.output(s)
+            let xs = try s.shape(x, n)
+            let a = try s.normalizeAxis(n.int("axis") ?? (s.opset < 13 ? 1 : -1), rank: xs.count, n)
+            if s.opset >= 13 || a == xs.count - 1 {
+                try s.emit(n, op: op, inputs: [x], outputs: [y], attributes: ["axis": .int(a)])
+                return
+            }
+            let flat = "\(y)/flat", soft = "\(y)/\(op.lowercased())"
+            try s.emit(n, op: "Flatten", inputs: [x], outputs: [flat], attributes: ["axis": .int(a)], suffix: "flatten")
+            try s.emit(n, op: op, inputs: [flat], outputs: [soft], attributes: ["axis": .int(1)], suffix: op.lowercased())
+            try s.emitReshape(n, soft, to: xs, output: y, like: x)
+        }
+    }
+
     static let table: [String: Normaliser] = [
         "Relu": same([]), "Sigmoid": same([]), "Tanh": same([]), "HardSwish": same([]),
         "LeakyRelu": same(["alpha"]), "HardSigmoid": same(["alpha", "beta"]),
+        "Elu": same(["alpha"]), "Selu": same(["alpha", "gamma"]), "ThresholdedRelu": same(["alpha"]), "Celu": same(["alpha"]),
+        "Gelu": same(["approximate"]), "Softplus": same([]), "Softsign": same([]), "Mish": same([]),
+        "Swish": same(["alpha"]), "Shrink": same(["bias", "lambd"]),
         "Clip": { s, n in
             var attrs: [String: Attribute] = [:]
             if s.opset < 11 {
@@ -22,20 +43,7 @@ enum ActivationNormalisers {
             }
             try s.emit(n, op: "Clip", inputs: [n.x], outputs: [try n.output(s)], attributes: attrs)
         },
-        // Before opset 13 Softmax flattens to 2-D at `axis`; from 13 it is one axis.
-        "Softmax": { s, n in
-            let x = n.x, y = try n.output(s)
-            let xs = try s.shape(x, n)
-            let a = try s.normalizeAxis(n.int("axis") ?? (s.opset < 13 ? 1 : -1), rank: xs.count, n)
-            if s.opset >= 13 || a == xs.count - 1 {
-                try s.emit(n, op: "Softmax", inputs: [x], outputs: [y], attributes: ["axis": .int(a)])
-                return
-            }
-            let flat = "\(y)/flat", soft = "\(y)/softmax"
-            try s.emit(n, op: "Flatten", inputs: [x], outputs: [flat], attributes: ["axis": .int(a)], suffix: "flatten")
-            try s.emit(n, op: "Softmax", inputs: [flat], outputs: [soft], attributes: ["axis": .int(1)], suffix: "softmax")
-            try s.emitReshape(n, soft, to: xs, output: y, like: x)
-        },
+        "Softmax": axisOp("Softmax"), "LogSoftmax": axisOp("LogSoftmax"), "Hardmax": axisOp("Hardmax"),
     ]
 }
 

@@ -23,6 +23,17 @@ enum MathNormalisers {
                 try s.emit(n, op: n.op, inputs: [n.x, b], outputs: [try n.output(s)], dtype: .bool)
             }
         }
+        for n in MathOps.bitwiseNames {
+            t[n] = { s, n in
+                guard let b = n.input(1) else { throw s.invalid(n, "needs two inputs") }
+                try s.emit(n, op: n.op, inputs: [n.x, b], outputs: [try n.output(s)])
+            }
+        }
+        t["BitwiseNot"] = { s, n in try s.emit(n, op: "BitwiseNot", inputs: [n.x], outputs: [try n.output(s)]) }
+        t["IsNaN"] = { s, n in try s.emit(n, op: "IsNaN", inputs: [n.x], outputs: [try n.output(s)], dtype: .bool) }
+        t["IsInf"] = { s, n in
+            try s.emit(n, op: "IsInf", inputs: [n.x], outputs: [try n.output(s)], attributes: n.present(["detect_negative", "detect_positive"]), dtype: .bool)
+        }
         t["Where"] = { s, n in
             guard n.presentInputCount == 3 else { throw s.invalid(n, "needs condition, X and Y") }
             try s.emit(n, op: "Where", inputs: Array(n.inputs[0..<3]), outputs: [try n.output(s)], dtype: try s.dtype(n.inputs[1], n))

@@ -10,6 +10,7 @@ enum ONNXOps {
     static let families: [[String: Normaliser]] = [
         ActivationNormalisers.table, BinaryNormalisers.table, ConvNormalisers.table, MatMulNormalisers.table,
         MovementNormalisers.table, ShapeNormalisers.table, ReduceNormalisers.table, MathNormalisers.table,
+        IndexNormalisers.table, StatisticsNormalisers.table,
     ]
     static let table: [String: Normaliser] = {
         var out: [String: Normaliser] = [:]

@@ -19,6 +19,17 @@ enum ActivationKernels {
         }, fusedActivation: fused)
     }
 
+    /// A function along one axis: `f(x, y, outer, axis size, inner, threads)`.
+    static func axisKernel(_ f: @escaping @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Int, Int) -> Void) -> Kernel {
+        Kernel(run: { c in
+            let x = try c.shape(0)
+            let a = try c.axis(try c.attrs.int("axis"), rank: x.count)
+            let (y, b) = c.allocate(c.count)
+            f(try c.floats(0), y, x[0..<a].reduce(1, *), x[a], x[(a + 1)...].reduce(1, *), c.threads)
+            return [c.result(y, b)]
+        })
+    }
+
     static let table: [String: Kernel] = [
         "Relu": unary({ _ in .relu }, fused: { _ in .relu }),
         "LeakyRelu": unary({ .leaky(try $0.float("alpha")) }, fused: { .leaky(try $0.float("alpha")) }),
@@ -34,13 +45,31 @@ enum ActivationKernels {
         "HardSwish": unary { _ in .hardSwish },
         "Tanh": unary { _ in .tanh },
         "Identity": Kernel(run: { c in [c.view(try c.input(0))] }),
-        "Softmax": Kernel(run: { c in
-            let x = try c.shape(0)
-            let a = try c.attrs.int("axis") < 0 ? try c.attrs.int("axis") + x.count : try c.attrs.int("axis")
-            let (y, b) = c.allocate(c.count)
-            Elementwise.softmax(try c.floats(0), y, outer: x[0..<a].reduce(1, *), axis: x[a], inner: x[(a + 1)...].reduce(1, *), threads: c.threads)
-            return [c.result(y, b)]
-        }),
+        "Celu": unary { .celu(try $0.float("alpha")) },
+        "Mish": unary { _ in .mish },
+        "Swish": unary { .swish(try $0.float("alpha")) },
+        "Shrink": unary { .shrink(bias: try $0.float("bias"), lambda: try $0.float("lambd")) },
+        "Softmax": axisKernel { x, y, o, n, i, t in Elementwise.softmax(x, y, outer: o, axis: n, inner: i, threads: t) },
+        "LogSoftmax": axisKernel { x, y, o, n, i, _ in
+            for oi in 0..<(o * i) {
+                let base = (oi / i) * n * i + oi % i
+                var m = -Float.infinity
+                for k in 0..<n { m = max(m, x[base + k * i]) }
+                var s: Double = 0
+                for k in 0..<n { s += Double(expf(x[base + k * i] - m)) }
+                let l = Float(Foundation.log(s))
+                for k in 0..<n { y[base + k * i] = x[base + k * i] - m - l }
+            }
+        },
+        // One-hot of the first maximum along the axis.
+        "Hardmax": axisKernel { x, y, o, n, i, _ in
+            for oi in 0..<(o * i) {
+                let base = (oi / i) * n * i + oi % i
+                var best = 0
+                for k in 0..<n where x[base + k * i] > x[base + best * i] { best = k }
+                for k in 0..<n { y[base + k * i] = k == best ? 1 : 0 }
+            }
+        },
     ]
 }
 

@@ -176,6 +176,26 @@ enum MathKernels {
         for n in MathOps.binaryNames { t[n] = binary(n) }
         for n in MathOps.variadicNames { t[n] = variadic(n) }
         for n in MathOps.predicateNames { t[n] = predicate(n) }
+        for n in MathOps.bitwiseNames {
+            t[n] = Kernel(run: { c in
+                [try broadcast(c, float: nil, int: { a, b in n == "BitwiseAnd" ? a & b : n == "BitwiseOr" ? a | b : a ^ b })]
+            })
+        }
+        // Integers are held in Int64; the output cast truncates to the tensor's width.
+        t["BitwiseNot"] = Kernel(run: { c in [.ints(try c.ints(0).map { ~$0 }, shape: c.out)] })
+        t["IsNaN"] = Kernel(run: { c in
+            let x = Values(try c.input(0))
+            return [.ints((0..<c.count).map { x.isInt ? 0 : (x.float($0).isNaN ? 1 : 0) }, shape: c.out)]
+        })
+        t["IsInf"] = Kernel(run: { c in
+            let x = Values(try c.input(0))
+            let neg = try c.attrs.int("detect_negative") != 0, pos = try c.attrs.int("detect_positive") != 0
+            return [.ints((0..<c.count).map { k in
+                guard !x.isInt else { return 0 }
+                let v = x.float(k)
+                return v.isInfinite && (v > 0 ? pos : neg) ? 1 : 0
+            }, shape: c.out)]
+        })
         t["Where"] = Kernel(run: { c in
             let cond = Values(try c.input(0)), x = try c.input(1), y = try c.input(2)
             let vx = Values(x), vy = Values(y)
