@@ -21,6 +21,7 @@ public enum NPY {
     private static let descrs: [String: DType] = [
         "<f4": .f32, "<f8": .f64, "<f2": .f16, "<i8": .i64, "<i4": .i32, "|i1": .i8, "|u1": .u8, "|b1": .bool,
         "i1": .i8, "u1": .u8, "b1": .bool,
+        "<i2": .i16, "<u2": .u16, "<u4": .u32, "<u8": .u64,
     ]
 
     public static func read(path: String) throws -> Tensor {

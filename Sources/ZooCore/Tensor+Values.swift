@@ -27,6 +27,10 @@ extension Tensor {
         case .i32: return scalars(as: Int32.self).map(Double.init)
         case .i8: return scalars(as: Int8.self).map(Double.init)
         case .u8, .bool: return scalars(as: UInt8.self).map(Double.init)
+        case .i16: return scalars(as: Int16.self).map(Double.init)
+        case .u16: return scalars(as: UInt16.self).map(Double.init)
+        case .u32: return scalars(as: UInt32.self).map(Double.init)
+        case .u64: return scalars(as: UInt64.self).map(Double.init)
         case .bytes: return nil
         }
     }

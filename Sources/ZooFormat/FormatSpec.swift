@@ -8,7 +8,8 @@ public enum ZooFormatSpec {
     public static let magic: [UInt8] = [0x89, 0x5A, 0x4F, 0x4F, 0x0D, 0x0A, 0x1A, 0x0A]
     public static let majorVersion = 1
     /// 1: dimensions are expressions (docs/FORMAT.md, "Dimensions"), Slice bounds keep ONNX's meaning.
-    public static let minorVersion = 1
+    /// 2: dtypes i16, u16, u32, u64.
+    public static let minorVersion = 2
     public static let preambleSize = 128
     /// Data section alignment (file offset); a page on every platform we target.
     public static let dataAlignment = 4096

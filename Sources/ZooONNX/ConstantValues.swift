@@ -10,6 +10,10 @@ extension Tensor {
         case .i32: return scalars(as: Int32.self).map { Int($0) }
         case .i8: return scalars(as: Int8.self).map { Int($0) }
         case .u8, .bool: return scalars(as: UInt8.self).map { Int($0) }
+        case .i16: return scalars(as: Int16.self).map { Int($0) }
+        case .u16: return scalars(as: UInt16.self).map { Int($0) }
+        case .u32: return scalars(as: UInt32.self).map { Int($0) }
+        case .u64: return scalars(as: UInt64.self).map { Int(truncatingIfNeeded: $0) }
         default: return nil
         }
     }
@@ -28,6 +32,10 @@ extension Tensor {
             case .i8: let d = out.bindMemory(to: Int8.self); for i in 0..<n { d[i] = Int8(truncatingIfNeeded: clampedInt(values[i])) }
             case .u8, .bytes: let d = out.bindMemory(to: UInt8.self); for i in 0..<n { d[i] = UInt8(truncatingIfNeeded: clampedInt(values[i])) }
             case .bool: let d = out.bindMemory(to: UInt8.self); for i in 0..<n { d[i] = values[i] != 0 ? 1 : 0 }
+            case .i16: let d = out.bindMemory(to: Int16.self); for i in 0..<n { d[i] = Int16(truncatingIfNeeded: clampedInt(values[i])) }
+            case .u16: let d = out.bindMemory(to: UInt16.self); for i in 0..<n { d[i] = UInt16(truncatingIfNeeded: clampedInt(values[i])) }
+            case .u32: let d = out.bindMemory(to: UInt32.self); for i in 0..<n { d[i] = UInt32(truncatingIfNeeded: clampedInt(values[i])) }
+            case .u64: let d = out.bindMemory(to: UInt64.self); for i in 0..<n { d[i] = values[i] >= 0x1p63 ? UInt64(min(values[i], 0x1p64.nextDown)) : UInt64(bitPattern: clampedInt(values[i])) }
             }
         }
         return try Tensor(dtype: dtype, shape: shape, storage: storage)

@@ -7,6 +7,10 @@ enum ONNXDataType {
         case 1: return .f32
         case 2: return .u8
         case 3: return .i8
+        case 4: return .u16
+        case 5: return .i16
+        case 12: return .u32
+        case 13: return .u64
         case 6: return .i32
         case 7: return .i64
         case 9: return .bool

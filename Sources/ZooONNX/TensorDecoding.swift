@@ -71,6 +71,11 @@ struct TensorDecoder {
         case .bool: tensor = try typed(t.int32_data, t.n_int32_data, field: "int32_data") { UInt8($0 != 0 ? 1 : 0) }
         // float16 and bfloat16 values travel as their bit patterns in int32_data.
         case .f16, .bf16: tensor = try typed(t.int32_data, t.n_int32_data, field: "int32_data") { UInt16(truncatingIfNeeded: $0) }
+        case .i16: tensor = try typed(t.int32_data, t.n_int32_data, field: "int32_data") { Int16(truncatingIfNeeded: $0) }
+        case .u16: tensor = try typed(t.int32_data, t.n_int32_data, field: "int32_data") { UInt16(truncatingIfNeeded: $0) }
+        // uint32 and uint64 travel in uint64_data.
+        case .u32: tensor = try typed(t.uint64_data, t.n_uint64_data, field: "uint64_data") { UInt32(truncatingIfNeeded: $0) }
+        case .u64: tensor = try typed(t.uint64_data, t.n_uint64_data, field: "uint64_data") { $0 }
         case .bytes: throw ONNXError.unsupportedDataType(path: path, tensor: name, dataType: code)
         }
         return (name, tensor)

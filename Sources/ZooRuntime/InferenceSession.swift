@@ -208,14 +208,19 @@ public final class InferenceSession: @unchecked Sendable {
             switch to {
             case .f64: storage = TensorStorage(count: n * 8, zeroed: false) { out in for i in 0..<n { out.storeBytes(of: Double(p[i]), toByteOffset: i * 8, as: Double.self) } }
             case .f16: storage = TensorStorage(count: n * 2, zeroed: false) { out in for i in 0..<n { out.storeBytes(of: Float16(p[i]).bitPattern, toByteOffset: i * 2, as: UInt16.self) } }
+            case .bf16: storage = TensorStorage(count: n * 2, zeroed: false) { out in for i in 0..<n { out.storeBytes(of: BFloat16.bits(p[i]), toByteOffset: i * 2, as: UInt16.self) } }
             default: storage = TensorStorage(copying: UnsafeRawBufferPointer(start: p, count: n * 4))
             }
-            return try Tensor(dtype: to == .f64 || to == .f16 ? to : .f32, shape: shape, storage: storage)
+            return try Tensor(dtype: [.f64, .f16, .bf16].contains(to) ? to : .f32, shape: shape, storage: storage)
         case .ints(let values, let shape):
             switch dtype ?? .i64 {
             case .i32: return try Tensor(dtype: .i32, shape: shape, storage: values.map { Int32(truncatingIfNeeded: $0) }.withUnsafeBytes { TensorStorage(copying: $0) })
             case .i8: return try Tensor(dtype: .i8, shape: shape, storage: values.map { Int8(truncatingIfNeeded: $0) }.withUnsafeBytes { TensorStorage(copying: $0) })
             case .u8, .bool: return try Tensor(dtype: dtype!, shape: shape, storage: values.map { UInt8(truncatingIfNeeded: $0) }.withUnsafeBytes { TensorStorage(copying: $0) })
+            case .i16: return try Tensor(dtype: .i16, shape: shape, storage: values.map { Int16(truncatingIfNeeded: $0) }.withUnsafeBytes { TensorStorage(copying: $0) })
+            case .u16: return try Tensor(dtype: .u16, shape: shape, storage: values.map { UInt16(truncatingIfNeeded: $0) }.withUnsafeBytes { TensorStorage(copying: $0) })
+            case .u32: return try Tensor(dtype: .u32, shape: shape, storage: values.map { UInt32(truncatingIfNeeded: $0) }.withUnsafeBytes { TensorStorage(copying: $0) })
+            case .u64: return try Tensor(dtype: .u64, shape: shape, storage: values.map { UInt64(bitPattern: $0) }.withUnsafeBytes { TensorStorage(copying: $0) })
             case .f32, .f16, .bf16, .f64: return try Tensor(floats: values.map(Float.init), shape: shape)
             default: return try Tensor(dtype: .i64, shape: shape, storage: values.withUnsafeBytes { TensorStorage(copying: $0) })
             }

@@ -73,6 +73,11 @@ enum Constant {
         case .i32: self = .ints(t.scalars(as: Int32.self).map(Int64.init), shape: t.shape)
         case .i8: self = .ints(t.scalars(as: Int8.self).map(Int64.init), shape: t.shape)
         case .u8, .bool, .bytes: self = .ints(t.scalars(as: UInt8.self).map(Int64.init), shape: t.shape)
+        case .i16: self = .ints(t.scalars(as: Int16.self).map(Int64.init), shape: t.shape)
+        case .u16: self = .ints(t.scalars(as: UInt16.self).map(Int64.init), shape: t.shape)
+        case .u32: self = .ints(t.scalars(as: UInt32.self).map(Int64.init), shape: t.shape)
+        // Held as the same 64 bits: arithmetic wraps like uint64; order comparisons above 2^63 do not hold.
+        case .u64: self = .ints(t.scalars(as: UInt64.self).map { Int64(bitPattern: $0) }, shape: t.shape)
         }
     }
 

@@ -134,24 +134,32 @@ enum CastKernel {
             }
             return .floats(y, shape: out, buffer: b)
         case (.floats(let p, _, _), false):
-            return .ints((0..<count).map { i in
+            return .ints((0..<count).map { i -> Int64 in
                 let v = p[i]
                 if to == .bool { return v != 0 ? 1 : 0 }
                 guard v.isFinite else { return 0 }
-                let t = Int64(max(min(v.rounded(.towardZero), 9.2e18), -9.2e18))
-                switch to {
-                case .i32: return Int64(Int32(truncatingIfNeeded: t))
-                case .i8: return Int64(Int8(truncatingIfNeeded: t))
-                case .u8: return Int64(UInt8(truncatingIfNeeded: t))
-                default: return t
-                }
+                if to == .u64 && v >= 0x1p63 { return Int64(bitPattern: UInt64(Swift.min(v, Float(0x1p64).nextDown))) }
+                return wrap(Int64(Swift.max(Swift.min(v.rounded(.towardZero), 9.2e18), -9.2e18)), to: to)
             }, shape: out)
         case (.ints(let v, _), true):
             let (y, b) = session.allocate(count)
             for i in 0..<count { y[i] = Float(v[i]) }
             return .floats(y, shape: out, buffer: b)
         case (.ints(let v, _), false):
-            return .ints(v.map { to == .bool ? ($0 != 0 ? 1 : 0) : $0 }, shape: out)
+            return .ints(v.map { to == .bool ? ($0 != 0 ? 1 : 0) : wrap($0, to: to) }, shape: out)
+        }
+    }
+
+    /// `v` truncated to the width of integer dtype `to` (C-style wrap-around), as Int64.
+    static func wrap(_ v: Int64, to: DType) -> Int64 {
+        switch to {
+        case .i32: return Int64(Int32(truncatingIfNeeded: v))
+        case .i16: return Int64(Int16(truncatingIfNeeded: v))
+        case .i8: return Int64(Int8(truncatingIfNeeded: v))
+        case .u32: return Int64(UInt32(truncatingIfNeeded: v))
+        case .u16: return Int64(UInt16(truncatingIfNeeded: v))
+        case .u8: return Int64(UInt8(truncatingIfNeeded: v))
+        default: return v
         }
     }
 }
