@@ -227,6 +227,8 @@ public enum OpRegistry {
         ("Reduce", ReduceOps.specs),
         ("Math", MathOps.specs),
         ("Index", IndexOps.specs),
+        ("Resize", ResizeOps.specs),
+        ("Attention", AttentionOps.specs),
     ]
 
     public static let specs: [String: OpSpec] = {

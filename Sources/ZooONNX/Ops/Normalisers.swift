@@ -10,7 +10,7 @@ enum ONNXOps {
     static let families: [[String: Normaliser]] = [
         ActivationNormalisers.table, BinaryNormalisers.table, ConvNormalisers.table, MatMulNormalisers.table,
         MovementNormalisers.table, ShapeNormalisers.table, ReduceNormalisers.table, MathNormalisers.table,
-        IndexNormalisers.table, StatisticsNormalisers.table,
+        IndexNormalisers.table, StatisticsNormalisers.table, ResizeNormalisers.table, AttentionNormalisers.table,
     ]
     static let table: [String: Normaliser] = {
         var out: [String: Normaliser] = [:]

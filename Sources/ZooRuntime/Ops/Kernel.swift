@@ -16,7 +16,7 @@ enum KernelRegistry {
     static let families: [[String: Kernel]] = [
         ActivationKernels.table, BinaryKernels.table, ConvKernels.table, PoolKernels.table,
         NormalizationKernels.table, MatMulKernels.table, MovementKernels.table, ShapeKernels.table, ReduceKernels.table,
-        MathKernels.table, IndexKernels.table, StatisticsKernels.table,
+        MathKernels.table, IndexKernels.table, StatisticsKernels.table, ResizeKernels.table, AttentionKernels.table,
     ]
     static let kernels: [String: Kernel] = {
         var out: [String: Kernel] = [:]
