@@ -81,7 +81,8 @@ extension InferenceSession {
         while i < steps.count {
             let a = steps[i].node
             let act = try steps[i].kernel.fusedActivation.map { try $0(OpAttributes(node: a, spec: steps[i].spec)) }
-            guard let activation = act, let x = a.inputs.first, r[x] == 1, !keep.contains(x),
+            // Only one-input activations fuse (a Clip with run-time bounds stays a node).
+            guard let activation = act, let x = a.inputs.first, a.inputs.dropFirst().allSatisfy(\.isEmpty), r[x] == 1, !keep.contains(x),
                   let p = producer(of: x), steps[p].kernel.takesActivation, steps[p].activation == .none else {
                 i += 1
                 continue

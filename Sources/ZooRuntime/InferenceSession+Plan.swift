@@ -75,6 +75,11 @@ extension InferenceSession {
             let shapes = ins.map { $0.map { SymShape(concrete: $0.shape!) } }
             let values: [[SymDim]?] = ins.map { k in k?.ints.map { $0.map { SymDim(Int($0)) } } }
             let outShapes = try concreteShapes(step, inputs: shapes, values: values)
+            // Sizes only the data decides: this node and its dependants are shaped per run.
+            if outShapes.contains(where: { $0.contains(-1) }) {
+                for o in node.outputs { known[o] = Known(shape: nil, ints: nil) }
+                continue
+            }
             plan.shapes[i] = outShapes
             for (o, s) in zip(node.outputs, outShapes) { known[o] = Known(shape: s, ints: nil) }
 
@@ -116,6 +121,8 @@ extension InferenceSession {
             throw RuntimeError.shape(node: node.name, op: node.op, detail: "\(detail) (input shapes \(shown))")
         }
         return try out.map { s in
+            // -1 marks a size the kernel decides (`OpSpec.shapeFromData`).
+            if step.spec.shapeFromData, s.concrete == nil { return s.map { $0.value ?? -1 } }
             guard let c = s.concrete else {
                 throw RuntimeError.shape(node: node.name, op: node.op, detail: "output shape \(s.rendered) could not be determined")
             }

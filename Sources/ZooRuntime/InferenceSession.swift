@@ -114,9 +114,7 @@ public final class InferenceSession: @unchecked Sendable {
         var keepAlive: [AnyObject] = []
         var symbols: [String: (value: Int, input: String, axis: Int)] = [:]
         for spec in graph.inputs {
-            guard var t = inputs[spec.name] else { throw RuntimeError.missingInput(name: spec.name, expected: spec.shape) }
-            // A one-element [1] tensor is accepted for a scalar input (as onnxruntime does).
-            if spec.shape.isEmpty && t.shape == [1] { t = try t.reshaped([]) }
+            guard let t = inputs[spec.name] else { throw RuntimeError.missingInput(name: spec.name, expected: spec.shape) }
             try check(t, against: spec, symbols: &symbols)
             // The converted input (and any widened copy) must outlive the run.
             let c = Constant(t)

@@ -45,21 +45,24 @@ enum DataKernel {
         }
     }
 
-    /// Pad with `mode` constant / reflect / edge (ONNX semantics).
-    static func pad(_ x: UnsafePointer<Float>, shape: [Int], pads: [Int], mode: String, value: Float, outShape: [Int], to y: UnsafeMutablePointer<Float>) {
+    /// Pad (negative pads crop) with `mode` constant / reflect / edge / wrap (ONNX
+    /// semantics): the flat source index of every output element, or −1 where
+    /// the constant value goes.
+    static func padSources(shape: [Int], pads: [Int], mode: String, outShape: [Int]) -> [Int] {
         let rank = shape.count
         // Per axis: output index → source index, or −1 for the constant value.
         let maps: [[Int]] = (0..<rank).map { d in
             (0..<outShape[d]).map { o in
                 let i = o - pads[d]
                 if i >= 0 && i < shape[d] { return i }
+                guard shape[d] > 0 else { return -1 }
                 switch mode {
                 case "edge": return min(max(i, 0), shape[d] - 1)
+                case "wrap": return ((i % shape[d]) + shape[d]) % shape[d]
                 case "reflect":
                     guard shape[d] > 1 else { return 0 }
-                    var r = i
                     let period = 2 * (shape[d] - 1)
-                    r = ((r % period) + period) % period
+                    let r = ((i % period) + period) % period
                     return r < shape[d] ? r : period - r
                 default: return -1
                 }
@@ -67,6 +70,7 @@ enum DataKernel {
         }
         let st = StridedCopy.contiguousStrides(shape)
         let total = outShape.reduce(1, *)
+        var out = [Int](repeating: -1, count: total)
         var idx = Array(repeating: 0, count: rank)
         var unused = 0
         let noStrides = Array(repeating: 0, count: rank)
@@ -78,9 +82,10 @@ enum DataKernel {
                 if s < 0 { inside = false; break }
                 off += s * st[d]
             }
-            y[o] = inside ? x[off] : value
+            out[o] = inside ? off : -1
             _ = StridedCopy.advance(&idx, &unused, shape: outShape, strides: noStrides, through: rank - 1)
         }
+        return out
     }
 }
 

@@ -13,8 +13,11 @@ public enum ActivationOps {
         unary("Gelu", [.string("approximate", "none")]),
         unary("Softplus"),
         unary("Softsign"),
-        // An absent bound is unbounded.
-        unary("Clip", [.float("min", -.infinity), .float("max", .infinity)]),
+        // An absent bound is unbounded; bounds known only at run time are inputs 1 (min) and 2 (max).
+        OpSpec("Clip", family: "Activation", inputs: 1...3, attributes: [.float("min", -.infinity), .float("max", .infinity)], elementwise: true) { c in
+            for i in [1, 2] { if let b = c.optionalInput(i), b.count > 1 || (b.count == 1 && b[0] != SymDim(1)) { throw c.fail("bound \(i) must be a scalar") } }
+            return [try c.input(0)]
+        },
         unary("Sigmoid"),
         unary("HardSigmoid", [.float("alpha", 0.2), .float("beta", 0.5)]),
         unary("HardSwish"),

@@ -38,6 +38,22 @@ public enum MovementOps {
         return try c.orUnknown(span.ceilDivided(by: step))
     }
 
+    /// Pads for every axis from pads naming only `axes` (ONNX Pad-18's `axes` input).
+    public static func fullPads(_ pads: [Int], axes: [Int], rank: Int, fail: (String) -> Error) throws -> [Int] {
+        let norm = try axes.map { a -> Int in
+            let r = a < 0 ? a + rank : a
+            guard r >= 0, r < rank else { throw fail("axis \(a) out of range for rank \(rank)") }
+            return r
+        }
+        guard pads.count == 2 * norm.count, Set(norm).count == norm.count else { throw fail("pads \(pads) do not match axes \(axes)") }
+        var full = Array(repeating: 0, count: 2 * rank)
+        for (j, a) in norm.enumerated() {
+            full[a] = pads[j]
+            full[a + rank] = pads[j + norm.count]
+        }
+        return full
+    }
+
     public static let specs: [OpSpec] = [
         OpSpec("Concat", family: "Movement", inputs: 1...Int(Int16.max), attributes: [.int("axis", required: true)]) { c in
             let first = try c.input(0)
@@ -108,9 +124,11 @@ public enum MovementOps {
             guard perm.count == x.count, Set(perm) == Set(0..<x.count) else { throw c.fail("perm \(perm) is not a permutation of rank \(x.count)") }
             return [perm.map { x[$0] }]
         },
-        OpSpec("Squeeze", family: "Movement", inputs: 1...1, attributes: [.ints("axes")]) { c in
+        // `axes` is an attribute when static at import, else int64 input 1 (read per run).
+        OpSpec("Squeeze", family: "Movement", inputs: 1...2, attributes: [.ints("axes")], valueInputs: [1]) { c in
             let x = try c.input(0)
-            guard let raw = try c.attrs.optionalInts("axes") else {
+            guard let raw = try c.parameter("axes", input: 1) else {
+                if let k = c.length(1) { return [(0..<max(0, x.count - k)).map { _ in c.unknown() }] }
                 return [x.filter { $0 != SymDim(1) }]
             }
             let axes = try Set(raw.map { try c.axis($0, rank: x.count) })
@@ -119,9 +137,12 @@ public enum MovementOps {
             }
             return [x.enumerated().filter { !axes.contains($0.offset) }.map(\.element)]
         },
-        OpSpec("Unsqueeze", family: "Movement", inputs: 1...1, attributes: [.ints("axes", required: true)]) { c in
+        OpSpec("Unsqueeze", family: "Movement", inputs: 1...2, attributes: [.ints("axes")], valueInputs: [1]) { c in
             let x = try c.input(0)
-            let raw = try c.ints("axes")
+            guard let raw = try c.parameter("axes", input: 1) else {
+                guard let k = c.length(1) else { throw c.fail("axes are required") }
+                return [(0..<(x.count + k)).map { _ in c.unknown() }]
+            }
             let rank = x.count + raw.count
             let axes = try raw.map { try c.axis($0, rank: rank) }
             guard Set(axes).count == axes.count else { throw c.fail("repeated axes \(raw)") }
@@ -139,13 +160,25 @@ public enum MovementOps {
         },
         // starts/ends follow ONNX: negative values count from the end, and both
         // are clamped per run to the axis size, so one node serves every size.
-        OpSpec("Slice", family: "Movement", inputs: 1...1, attributes: [
-            .ints("starts", required: true), .ints("ends", required: true), .ints("axes"), .ints("steps"),
-        ]) { c in
+        // Each parameter is an attribute when static at import, else an int64
+        // input (1 starts, 2 ends, 3 axes, 4 steps) read per run.
+        OpSpec("Slice", family: "Movement", inputs: 1...5, attributes: [
+            .ints("starts"), .ints("ends"), .ints("axes"), .ints("steps"),
+        ], valueInputs: [1, 2, 3, 4]) { c in
             var x = try c.input(0)
-            let starts = try c.ints("starts"), ends = try c.ints("ends")
-            let axes = try (try c.attrs.optionalInts("axes") ?? Array(0..<starts.count)).map { try c.axis($0, rank: x.count) }
-            let steps = try c.attrs.optionalInts("steps") ?? Array(repeating: 1, count: starts.count)
+            let axesGiven = try c.attrs.optionalInts("axes") != nil || c.optionalInput(3) != nil
+            let rawAxes = try c.parameter("axes", input: 3)
+            guard let starts = try c.parameter("starts", input: 1), let ends = try c.parameter("ends", input: 2),
+                  !(axesGiven && rawAxes == nil) else {
+                // Known per run only: the sliced axes (when known) take unknown sizes.
+                if let a = rawAxes {
+                    for k in a { x[try c.axis(k, rank: x.count)] = c.unknown() }
+                    return [x]
+                }
+                return [x.map { _ in c.unknown() }]
+            }
+            let axes = try (rawAxes ?? Array(0..<starts.count)).map { try c.axis($0, rank: x.count) }
+            let steps = try c.parameter("steps", input: 4) ?? Array(repeating: 1, count: starts.count)
             guard starts.count == axes.count, ends.count == axes.count, steps.count == axes.count, Set(axes).count == axes.count else {
                 throw c.fail("starts/ends/axes/steps lengths differ or axes repeat")
             }
@@ -159,13 +192,19 @@ public enum MovementOps {
             }
             return [x]
         },
-        OpSpec("Pad", family: "Movement", inputs: 1...1, attributes: [
-            .ints("pads", required: true), .string("mode", "constant"), .float("value", 0),
-        ]) { c in
+        // pads (negative values crop) and the constant value are attributes when static at
+        // import, else inputs 1 (int64 pads), 2 (scalar value) and 3 (int64 axes the pads name).
+        OpSpec("Pad", family: "Movement", inputs: 1...4, attributes: [
+            .ints("pads"), .string("mode", "constant"), .float("value", 0),
+        ], valueInputs: [1, 3]) { c in
             let x = try c.input(0)
-            let pads = try c.ints("pads")
+            guard ["constant", "reflect", "edge", "wrap"].contains(try c.string("mode")) else { throw c.fail("mode '\(try c.string("mode"))'") }
+            guard var pads = try c.parameter("pads", input: 1) else { return [x.map { _ in c.unknown() }] }
+            if c.optionalInput(3) != nil {
+                guard let axes = try c.parameter("axes", input: 3) else { return [x.map { _ in c.unknown() }] }
+                pads = try MovementOps.fullPads(pads, axes: axes, rank: x.count, fail: c.fail)
+            }
             guard pads.count == 2 * x.count, pads.allSatisfy({ abs($0) <= 1 << 30 }) else { throw c.fail("pads has \(pads.count) values for rank \(x.count)") }
-            guard ["constant", "reflect", "edge"].contains(try c.string("mode")) else { throw c.fail("mode '\(try c.string("mode"))'") }
             var out: SymShape = []
             for (i, d) in x.enumerated() {
                 let v = try c.orUnknown(d.adding(SymDim(pads[i] + pads[i + x.count])), overflowIf: d.isFixed)
@@ -175,16 +214,18 @@ public enum MovementOps {
             return [out]
         },
         // Without `split`, the axis is cut into equal chunks of ⌈size/outputs⌉ (the last one smaller).
-        OpSpec("Split", family: "Movement", inputs: 1...1, attributes: [.int("axis", 0), .ints("split")]) { c in
+        // `split` is an attribute when static at import, else int64 input 1 (read per run).
+        OpSpec("Split", family: "Movement", inputs: 1...2, attributes: [.int("axis", 0), .ints("split")], valueInputs: [1]) { c in
             let x = try c.input(0)
             let a = try c.axis(try c.int("axis"), rank: x.count)
             let k = c.node.outputs.count
             guard k >= 1 else { throw c.fail("Split has no outputs") }
-            if let sizes = try c.attrs.optionalInts("split") {
+            if let sizes = try c.parameter("split", input: 1) {
                 guard sizes.count == k, sizes.allSatisfy({ $0 >= 0 && $0 <= ShapeMath.maxElements }) else { throw c.fail("split sizes \(sizes) do not fit \(k) outputs") }
                 if let n = x[a].value, sizes.reduce(0, +) != n { throw c.fail("split sizes \(sizes) do not add up to axis \(a) of \(x.rendered)") }
                 return sizes.map { s in var y = x; y[a] = SymDim(s); return y }
             }
+            if c.optionalInput(1) != nil { return (0..<k).map { _ in var y = x; y[a] = c.unknown(); return y } }
             if let n = x[a].value {
                 return splitSizes(n, parts: k).map { s in var y = x; y[a] = SymDim(s); return y }
             }
@@ -242,7 +283,8 @@ public enum ShapeOps {
             guard let r = s[0].value, r <= 64 else { throw c.fail("the shape input's length must be fixed") }
             return [(0..<r).map { _ in c.unknown() }]
         },
-        OpSpec("Range", family: "Shape", inputs: 3...3, valueInputs: [0, 1, 2]) { c in
+        // Over floats the length is decided per run by the kernel.
+        OpSpec("Range", family: "Shape", inputs: 3...3, valueInputs: [0, 1, 2], shapeFromData: true) { c in
             for i in 0..<3 { guard try c.input(i).isEmpty || c.input(i) == [SymDim(1)] else { throw c.fail("input \(i) must be a scalar") } }
             guard let st = c.value(0)?.first, let li = c.value(1)?.first, let de = c.value(2)?.first else { return [[c.unknown()]] }
             if let s = st.value, let l = li.value, let d = de.value {

@@ -50,11 +50,16 @@ public struct OpSpec: Sendable {
     /// Whether the op is an elementwise unary function of its input (a candidate
     /// for fusing into the producer's epilogue, and for running in place).
     public let elementwise: Bool
+    /// Whether output sizes may depend on the values of non-integer data
+    /// (Range over floats, NonZero, Unique): dimensions the rule leaves
+    /// unknown are then decided by the kernel, per run.
+    public let shapeFromData: Bool
     let rule: @Sendable (ShapeContext) throws -> [SymShape]
 
     public init(_ name: String, family: String, inputs: ClosedRange<Int>, attributes: [AttributeSpec] = [],
-                valueInputs: Set<Int> = [], elementwise: Bool = false,
+                valueInputs: Set<Int> = [], elementwise: Bool = false, shapeFromData: Bool = false,
                 shape: @escaping @Sendable (ShapeContext) throws -> [SymShape]) {
+        self.shapeFromData = shapeFromData
         self.name = name
         self.family = family
         self.inputs = inputs
@@ -176,6 +181,27 @@ public struct ShapeContext {
         return r
     }
     public func unknown() -> SymDim { unknowns.make() }
+
+    /// An ints parameter that is an attribute when static at import and
+    /// int64 input `i` otherwise: the attribute, the input's contents when
+    /// known (constants, and every run), or nil when known only per run.
+    public func parameter(_ name: String, input i: Int) throws -> [Int]? {
+        if let a = try attrs.optionalInts(name) { return a }
+        guard let v = value(i) else { return nil }
+        var out: [Int] = []
+        for d in v {
+            guard let k = d.value else { return nil }
+            out.append(k)
+        }
+        return out
+    }
+
+    /// The length of 1-D input `i` when fixed (how many axes a run-time parameter names).
+    public func length(_ i: Int) -> Int? {
+        guard let s = optionalInput(i) else { return nil }
+        if s.isEmpty { return 1 }
+        return s.count == 1 ? s[0].value : nil
+    }
     /// `d`, or an unknown when arithmetic had no closed form; a fixed result
     /// that overflowed is an error.
     public func orUnknown(_ d: SymDim?, overflowIf fixed: Bool = false) throws -> SymDim {

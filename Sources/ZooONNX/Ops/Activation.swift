@@ -38,8 +38,15 @@ enum ActivationNormalisers {
                 if let v = n.float("min") { attrs["min"] = .float(v) }
                 if let v = n.float("max") { attrs["max"] = .float(v) }
             } else {
-                if let m = n.input(1) { attrs["min"] = .float(Float(try s.constantScalar(m, n))) }
-                if let m = n.input(2) { attrs["max"] = .float(Float(try s.constantScalar(m, n))) }
+                // Constant bounds become attributes; bounds known only at run time stay inputs.
+                var ins = [n.x, "", ""]
+                for (i, name) in [(1, "min"), (2, "max")] {
+                    guard let m = n.input(i) else { continue }
+                    if case .constant? = s.lookup(m) { attrs[name] = .float(Float(try s.constantScalar(m, n))) } else { ins[i] = m }
+                }
+                while ins.count > 1, ins.last == "" { ins.removeLast() }
+                try s.emit(n, op: "Clip", inputs: ins, outputs: [try n.output(s)], attributes: attrs)
+                return
             }
             try s.emit(n, op: "Clip", inputs: [n.x], outputs: [try n.output(s)], attributes: attrs)
         },

@@ -38,6 +38,11 @@ enum MovementNormalisers {
         },
         // One entry per sliced axis; starts/ends keep ONNX's meaning and are clamped per run.
         "Slice": { s, n in
+            // Parameters known only at run time stay inputs (clamped per run like static ones).
+            if s.opset >= 10, n.inputs.dropFirst().contains(where: { !$0.isEmpty && !s.isStatic($0) }) {
+                try s.emit(n, op: "Slice", inputs: n.inputs, outputs: [try n.output(s)])
+                return
+            }
             let p = try s.sliceParameters(n, input: try s.shape(n.x, n))
             try s.emit(n, op: "Slice", inputs: [n.x], outputs: [try n.output(s)], attributes: [
                 "starts": .ints(p.starts), "ends": .ints(p.ends), "axes": .ints(p.axes), "steps": .ints(p.steps),
@@ -81,7 +86,16 @@ enum MovementNormalisers {
         let x = n.x, y = try n.output(s)
         let xs = try s.shape(x, n)
         var axes: [Int]?
-        if s.opset < 13 { axes = n.ints("axes") } else if let a = n.input(1) { axes = try s.constantInts(a, n) }
+        if s.opset < 13 {
+            axes = n.ints("axes")
+        } else if let a = n.input(1) {
+            guard case .constant? = s.lookup(a) else {
+                // Axes known only at run time stay an input.
+                try s.emit(n, op: n.op, inputs: [x, a], outputs: [y])
+                return
+            }
+            axes = try s.constantInts(a, n)
+        }
         if n.op == "Squeeze" {
             guard let a = axes else {
                 // Without axes every size-1 axis goes; a symbolic size is only known per run.
@@ -107,9 +121,14 @@ enum MovementNormalisers {
         let x = n.x, y = try n.output(s)
         let rank = try s.shape(x, n).count
         let mode = n.string("mode") ?? "constant"
-        guard ["constant", "reflect", "edge"].contains(mode) else { throw s.unsupportedForm(n, "mode '\(mode)'") }
+        guard ["constant", "reflect", "edge", "wrap"].contains(mode) else { throw s.unsupportedForm(n, "mode '\(mode)'") }
         var pads: [Int]
         var value: Float = 0
+        if s.opset >= 11, n.inputs.dropFirst().contains(where: { !$0.isEmpty && !s.isStatic($0) }) {
+            // Pads, value or axes known only at run time stay inputs.
+            try s.emit(n, op: "Pad", inputs: n.inputs, outputs: [y], attributes: ["mode": .string(mode)])
+            return
+        }
         if s.opset < 11 {
             pads = n.ints("pads") ?? n.ints("paddings") ?? []
             value = n.float("value") ?? 0
@@ -118,18 +137,10 @@ enum MovementNormalisers {
             pads = try s.constantInts(p, n)
             if let v = n.input(2) { value = Float(try s.constantScalar(v, n)) }
             if let a = n.input(3) {
-                let axes = try s.constantInts(a, n).map { try s.normalizeAxis($0, rank: rank, n) }
-                guard pads.count == 2 * axes.count else { throw s.invalid(n, "pads \(pads) do not match axes \(axes)") }
-                var full = Array(repeating: 0, count: 2 * rank)
-                for (j, a) in axes.enumerated() {
-                    full[a] = pads[j]
-                    full[a + rank] = pads[j + axes.count]
-                }
-                pads = full
+                pads = try MovementOps.fullPads(pads, axes: try s.constantInts(a, n), rank: rank, fail: { s.invalid(n, $0) })
             }
         }
         guard pads.count == 2 * rank else { throw s.invalid(n, "pads has \(pads.count) values for rank \(rank)") }
-        guard pads.allSatisfy({ $0 >= 0 }) else { throw s.unsupportedForm(n, "negative pads (cropping)") }
         try s.emit(n, op: "Pad", inputs: [x], outputs: [y], attributes: ["pads": .ints(pads), "mode": .string(mode), "value": .float(value)])
     }
 
@@ -142,6 +153,11 @@ enum MovementNormalisers {
         if s.opset < 13, let v = n.ints("split") {
             sizes = v
         } else if s.opset >= 13, let v = n.input(1) {
+            guard s.isStatic(v) else {
+                // Sizes known only at run time stay an input.
+                try s.emit(n, op: "Split", inputs: [x, v], outputs: n.outputs, attributes: ["axis": .int(axis)])
+                return
+            }
             sizes = try s.constantInts(v, n)
         } else if let parts = n.int("num_outputs") {
             guard parts > 0, parts == count else { throw s.invalid(n, "num_outputs \(parts) differs from \(count) outputs") }
@@ -156,6 +172,14 @@ enum MovementNormalisers {
 }
 
 extension ImportSession {
+    /// Whether `name` is known at import (a constant or a symbolic shape value).
+    func isStatic(_ name: String) -> Bool {
+        switch lookup(name) {
+        case .constant?, .symbolic?: return true
+        default: return false
+        }
+    }
+
     /// Slice parameters in either opset form; axes normalised, bounds as
     /// written (saturated to ±2^62). A bound computed from the sliced axis's
     /// own size (`Shape(x)[a] - k`) becomes a bound counted from the end.

@@ -39,7 +39,31 @@ enum ActivationKernels {
         "Gelu": unary { try $0.string("approximate") == "tanh" ? .geluTanh : .gelu },
         "Softplus": unary { _ in .softplus },
         "Softsign": unary { _ in .softsign },
-        "Clip": unary({ .clip(try $0.float("min"), try $0.float("max")) }, fused: { .clip(try $0.float("min"), try $0.float("max")) }),
+        // Bounds from attributes or, when known only per run, inputs 1 and 2; integers clip as integers.
+        "Clip": Kernel(run: { c in
+            let x = MathKernels.Values(try c.input(0))
+            func bound(_ i: Int, _ name: String) throws -> MathKernels.Values? {
+                guard c.has(i) else { return nil }
+                guard try c.input(i).shape.reduce(1, *) == 1 else { throw c.fail("bound \(i) must be a scalar") }
+                return MathKernels.Values(try c.input(i))
+            }
+            let lo = try bound(1, "min"), hi = try bound(2, "max")
+            if x.isInt {
+                func attr(_ name: String, _ d: Int64) throws -> Int64 {
+                    let f = try c.attrs.float(name)
+                    return f.isFinite ? Int64(Swift.max(Swift.min(f, 9.2e18), -9.2e18)) : d
+                }
+                let l = try lo?.int(0) ?? attr("min", .min), h = try hi?.int(0) ?? attr("max", .max)
+                return [.ints((0..<c.count).map { Swift.min(Swift.max(x.int($0), l), h) }, shape: c.out)]
+            }
+            let l = try lo?.float(0) ?? c.attrs.float("min"), h = try hi?.float(0) ?? c.attrs.float("max")
+            if case .floats(let p, _, _) = try c.input(0) {
+                let (y, b) = c.output(inPlace: true)
+                Elementwise.unary(.clip(l, h), p, y, count: c.count, threads: c.threads)
+                return [c.result(y, b)]
+            }
+            return []
+        }, fusedActivation: { .clip(try $0.float("min"), try $0.float("max")) }),
         "Sigmoid": unary { _ in .sigmoid },
         "HardSigmoid": unary { .hardSigmoid(try $0.float("alpha"), try $0.float("beta")) },
         "HardSwish": unary { _ in .hardSwish },

@@ -24,6 +24,12 @@ extension KernelCall {
         return r
     }
 
+    /// An ints parameter: the attribute when static at import, else int64 input `i`; nil when neither is given.
+    func parameter(_ name: String, input i: Int) throws -> [Int]? {
+        if let a = try attrs.optionalInts(name) { return a }
+        return has(i) ? try ints(i).map { Int($0) } : nil
+    }
+
     /// The scalar integer in input `i` (axis and K inputs).
     func scalar(_ i: Int) throws -> Int {
         guard let v = try ints(i).first, try ints(i).count == 1 else { throw fail("input \(i) must hold one integer") }

@@ -15,9 +15,9 @@ enum MovementKernels {
         "Slice": Kernel(run: { c in
             let x = try c.input(0)
             let shape = x.shape
-            let starts = try c.attrs.ints("starts"), ends = try c.attrs.ints("ends")
-            let axes = (try c.attrs.optionalInts("axes") ?? Array(0..<starts.count)).map { $0 < 0 ? $0 + shape.count : $0 }
-            let steps = try c.attrs.optionalInts("steps") ?? Array(repeating: 1, count: starts.count)
+            let starts = try c.parameter("starts", input: 1) ?? [], ends = try c.parameter("ends", input: 2) ?? []
+            let axes = (try c.parameter("axes", input: 3) ?? Array(0..<starts.count)).map { $0 < 0 ? $0 + shape.count : $0 }
+            let steps = try c.parameter("steps", input: 4) ?? Array(repeating: 1, count: starts.count)
             var st = Array(repeating: 0, count: shape.count), sp = Array(repeating: 1, count: shape.count)
             for (j, a) in axes.enumerated() {
                 st[a] = MovementOps.clampSlice(start: starts[j], end: ends[j], step: steps[j], size: shape[a]).start
@@ -70,10 +70,15 @@ enum MovementKernels {
             return results
         }),
         "Pad": Kernel(run: { c in
-            let (y, b) = c.allocate(c.count)
-            DataKernel.pad(try c.floats(0), shape: try c.shape(0), pads: try c.attrs.ints("pads"), mode: try c.attrs.string("mode"),
-                           value: try c.attrs.float("value"), outShape: c.out, to: y)
-            return [c.result(y, b)]
+            let x = try c.input(0), shape = x.shape
+            var pads = try c.parameter("pads", input: 1) ?? []
+            if c.has(3) { pads = try MovementOps.fullPads(pads, axes: try c.ints(3).map { Int($0) }, rank: shape.count, fail: c.fail) }
+            let sources = DataKernel.padSources(shape: shape, pads: pads, mode: try c.attrs.string("mode"), outShape: c.out)
+            let v = MathKernels.Values(x)
+            let fill = c.has(2) ? MathKernels.Values(try c.input(2)) : nil
+            let fv = try fill.map { f -> Float in guard try c.input(2).shape.reduce(1, *) == 1 else { throw c.fail("the pad value must be a scalar") }; return f.float(0) } ?? (try c.attrs.float("value"))
+            let iv = fill?.int(0) ?? Int64(fv)
+            return [c.produce(int: v.isInt, float: { sources[$0] < 0 ? fv : v.float(sources[$0]) }, int: { sources[$0] < 0 ? iv : v.int(sources[$0]) })]
         }),
         "Expand": Kernel(run: { c in
             let x = try c.input(0)
@@ -103,15 +108,20 @@ enum ShapeKernels {
             return [.ints([Int64](repeating: Int64(v), count: count), shape: c.out)]
         }),
         "Range": Kernel(run: { c in
-            let n = c.count
             if try c.input(0).isInt {
+                let n = c.count
                 let s = try c.ints(0)[0], d = try c.ints(2)[0]
                 return [.ints((0..<n).map { s &+ Int64($0) &* d }, shape: c.out)]
             }
-            let s = try c.floats(0)[0], d = try c.floats(2)[0]
+            // Over floats the length is ⌈(limit − start) / delta⌉, decided here.
+            let s = try c.floats(0)[0], l = try c.floats(1)[0], d = try c.floats(2)[0]
+            guard d != 0, s.isFinite, l.isFinite, d.isFinite else { throw c.fail("start, limit and delta must be finite and delta non-zero") }
+            let steps = ((Double(l) - Double(s)) / Double(d)).rounded(.up)
+            guard steps <= Double(InferenceSession.maxElementsPerValue) else { throw c.fail("Range of \(steps) elements is too large") }
+            let n = max(0, Int(steps))
             let (y, b) = c.allocate(n)
             for i in 0..<n { y[i] = s + Float(i) * d }
-            return [c.result(y, b)]
+            return [.floats(y, shape: [n], buffer: b)]
         }),
         "Cast": Kernel(run: { c in
             let to = DType(rawValue: try c.attrs.string("to")) ?? .f32
