@@ -8,8 +8,8 @@ import ZooRuntime
 /// Values that depend on the batch size stay symbolic (`Value.symbolic`)
 /// until they land in a Reshape target, where they become 0 or -1.
 extension ImportSession {
-    /// Bound on tensors created by folding, so a hostile ConstantOfShape cannot exhaust memory.
-    static let maxFoldedElements = 1 << 26
+    /// Largest ConstantOfShape stored as a tensor; larger fills are kept compact as run-time ops.
+    static let maxFilledElements = 1 << 16
 
     /// Folds `n` when all its inputs are static; returns false to emit it instead.
     func fold(_ n: ONNXNode) throws -> Bool {
@@ -22,9 +22,12 @@ extension ImportSession {
             guard let s = n.input(0) else { throw invalid(n, "needs a shape input") }
             guard case .constant? = lookup(s) else { return false }
             let dims = try constantInts(s, n)
-            guard let count = ShapeMath.elementCount(dims), count <= ImportSession.maxFoldedElements else {
-                throw invalid(n, "shape \(dims) is invalid or too large to materialise at import")
+            // A fill the runtime could never allocate is refused now, not at the first run.
+            guard let count = ShapeMath.elementCount(dims), count <= InferenceSession.maxElementsPerValue else {
+                throw invalid(n, "shape \(dims) is negative or has more than \(InferenceSession.maxElementsPerValue) elements (the runtime's limit per value)")
             }
+            // A large fill stays a run-time ConstantOfShape (a few bytes in the file, filled per run).
+            guard count <= ImportSession.maxFilledElements else { return false }
             let (dtype, fill) = try constantOfShapeValue(n)
             try define(y, .constant(try Tensor.make(dtype, shape: dims, values: Array(repeating: fill, count: count))))
             return true
