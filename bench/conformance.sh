@@ -16,7 +16,7 @@ per = defaultdict(lambda: [0, 0, 0])
 for c in index["cases"]:
     if c["scope"] != "in":
         continue
-    op = c["name"][5:].split("_")[0]
+    op = c["name"].split("/")[-1][5:].split("_")[0]
     key = next((o for o in c["ops"] if o.lower() == op.replace("_", "")), c["ops"][0] if c["ops"] else "?")
     per[key][0] += 1
     per[key][1] += c.get("onnxruntime") == "pass"

@@ -157,7 +157,10 @@ extension ImportSession {
         guard allConstant, nodes.count > start else { return }
         let emitted = Array(nodes[start...])
         // Heavy arithmetic is evaluated only on tiny operands (a hostile file must not stall the import).
-        let heavy = emitted.contains { ["Conv", "MatMul"].contains(OpRegistry.spec($0.op)?.family ?? "") }
+        let heavy = emitted.contains {
+            ["Conv", "MatMul", "Attention"].contains(OpRegistry.spec($0.op)?.family ?? "")
+                || ["QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulInteger"].contains($0.op)
+        }
         guard inputElements <= (heavy ? 1 << 12 : 1 << 16) else { return }
         // Results (and intermediates) no larger than the operands: folding never grows the file much.
         let limit = max(4096, inputElements)

@@ -37,7 +37,8 @@ public enum MathOps {
         + binaryNames.map { n in
             var s = broadcasting(n, inputs: 2...2)
             if n == "Mod" { s = OpSpec(n, family: "Math", inputs: 2...2, attributes: [.int("fmod", 0)], shape: s.rule) }
-            if n == "BitShift" { s = OpSpec(n, family: "Math", inputs: 2...2, attributes: [.string("direction", required: true)], shape: s.rule) }
+            // `signed`: the element type is signed (set by the importer), so RIGHT shifts arithmetically.
+            if n == "BitShift" { s = OpSpec(n, family: "Math", inputs: 2...2, attributes: [.string("direction", required: true), .int("signed", 0)], shape: s.rule) }
             return s
         }
         + variadicNames.map { broadcasting($0, inputs: 1...Int(Int16.max)) }

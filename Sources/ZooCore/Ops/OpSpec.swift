@@ -255,6 +255,7 @@ public enum OpRegistry {
         ("Index", IndexOps.specs),
         ("Resize", ResizeOps.specs),
         ("Attention", AttentionOps.specs),
+        ("Quantization", QuantizationOps.specs),
     ]
 
     public static let specs: [String: OpSpec] = {

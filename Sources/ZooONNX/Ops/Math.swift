@@ -11,7 +11,9 @@ enum MathNormalisers {
         for n in MathOps.binaryNames {
             t[n] = { s, n in
                 guard let b = n.input(1) else { throw s.invalid(n, "needs two inputs") }
-                try s.emit(n, op: n.op, inputs: [n.x, b], outputs: [try n.output(s)], attributes: n.present(["fmod", "direction"]))
+                var attrs = n.present(["fmod", "direction"])
+                if n.op == "BitShift", [.i8, .i16, .i32, .i64].contains(try s.dtype(n.x, n)) { attrs["signed"] = .int(1) }
+                try s.emit(n, op: n.op, inputs: [n.x, b], outputs: [try n.output(s)], attributes: attrs)
             }
         }
         for n in MathOps.variadicNames {

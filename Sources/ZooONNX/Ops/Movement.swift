@@ -23,10 +23,17 @@ enum MovementNormalisers {
             try s.emit(n, op: "Transpose", inputs: [n.x], outputs: [try n.output(s)], attributes: ["perm": .ints(perm)])
         },
         "Squeeze": squeeze, "Unsqueeze": squeeze,
+        // At inference Dropout is the identity; its mask (opset ≥ 7 output 1) is all true.
         "Dropout": { s, n in
-            try s.requireOnlyFirstOutput(n, what: "dropout mask")
             if let t = n.input(2), try s.constantScalar(t, n) != 0 { throw s.unsupportedForm(n, "training_mode=1") }
             try s.alias(try n.output(s), to: n.x)
+            if n.outputs.count > 1, !n.outputs[1].isEmpty {
+                let mask = n.outputs[1], shape = "\(mask)/shape"
+                let dtype: DType = s.opset >= 12 ? .bool : try s.dtype(n.x, n)
+                try s.emit(n, op: "Shape", inputs: [n.x], outputs: [shape], dtype: .i64, suffix: "mask_shape")
+                try s.emit(n, op: "ConstantOfShape", inputs: [shape], outputs: [mask],
+                           attributes: ["value": .float(1), "dtype": .string(dtype.rawValue)], dtype: dtype, suffix: "mask")
+            }
         },
         "Identity": { s, n in try s.alias(try n.output(s), to: n.x) },
         "Gather": { s, n in

@@ -11,6 +11,7 @@ enum ONNXOps {
         ActivationNormalisers.table, BinaryNormalisers.table, ConvNormalisers.table, MatMulNormalisers.table,
         MovementNormalisers.table, ShapeNormalisers.table, ReduceNormalisers.table, MathNormalisers.table,
         IndexNormalisers.table, StatisticsNormalisers.table, ResizeNormalisers.table, AttentionNormalisers.table,
+        QuantizationNormalisers.table,
     ]
     static let table: [String: Normaliser] = {
         var out: [String: Normaliser] = [:]

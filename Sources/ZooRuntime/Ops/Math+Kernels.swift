@@ -113,15 +113,22 @@ enum MathKernels {
             })]
             case "Mod":
                 let fmod = try c.attrs.int("fmod") != 0
-                return [try broadcast(c, float: { fmodf($0, $1) }, int: { a, b in
+                // fmod=0 is Python's modulo (the sign of the divisor), for floats too.
+                return [try broadcast(c, float: { a, b in
+                    let r = fmodf(a, b)
+                    return fmod || r == 0 || (r < 0) == (b < 0) ? r : r + b
+                }, int: { a, b in
                     guard b != 0 else { throw c.fail("integer modulo by zero") }
                     let r = a % b
                     return fmod || r == 0 || (r < 0) == (b < 0) ? r : r + b
                 })]
             case "BitShift":
                 let left = try c.attrs.string("direction") == "LEFT"
+                // Signed types shift right arithmetically (a shift past the width gives 0 or −1).
+                let signed = try c.attrs.int("signed") != 0
                 return [try broadcast(c, float: nil, int: { a, b in
                     let u = UInt64(bitPattern: a), s = UInt64(bitPattern: b)
+                    if signed && !left { return s >= 64 ? (a < 0 ? -1 : 0) : a >> Int64(s) }
                     return s >= 64 ? 0 : Int64(bitPattern: left ? u << s : u >> s)
                 })]
             default: // PRelu

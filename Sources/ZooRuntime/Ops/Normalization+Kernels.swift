@@ -98,8 +98,9 @@ enum StatisticsKernels {
                     let base = o * n * inner + i
                     var s = 0.0
                     for k in 0..<n { let v = Double(x[base + k * inner]); s += p == 1 ? abs(v) : v * v }
+                    // A zero vector stays zero (as onnx's reference has it), not NaN.
                     let norm = p == 1 ? s : s.squareRoot()
-                    for k in 0..<n { y[base + k * inner] = Float(Double(x[base + k * inner]) / norm) }
+                    for k in 0..<n { y[base + k * inner] = norm == 0 ? 0 : Float(Double(x[base + k * inner]) / norm) }
                 }
             }
             return [c.result(y, b)]
