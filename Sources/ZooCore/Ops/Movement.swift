@@ -201,7 +201,7 @@ public enum MovementOps {
             guard ["constant", "reflect", "edge", "wrap"].contains(try c.string("mode")) else { throw c.fail("mode '\(try c.string("mode"))'") }
             guard var pads = try c.parameter("pads", input: 1) else { return [x.map { _ in c.unknown() }] }
             if c.optionalInput(3) != nil {
-                guard let axes = try c.parameter("axes", input: 3) else { return [x.map { _ in c.unknown() }] }
+                guard let axes = c.value(3)?.compactMap(\.value), axes.count == c.value(3)?.count else { return [x.map { _ in c.unknown() }] }
                 pads = try MovementOps.fullPads(pads, axes: axes, rank: x.count, fail: c.fail)
             }
             guard pads.count == 2 * x.count, pads.allSatisfy({ abs($0) <= 1 << 30 }) else { throw c.fail("pads has \(pads.count) values for rank \(x.count)") }

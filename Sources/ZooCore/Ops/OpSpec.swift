@@ -256,6 +256,9 @@ public enum OpRegistry {
         ("Resize", ResizeOps.specs),
         ("Attention", AttentionOps.specs),
         ("Quantization", QuantizationOps.specs),
+        ("Sampling", SamplingOps.specs),
+        ("Tensor", TensorOps.specs),
+        ("Recurrent", RecurrentOps.specs),
     ]
 
     public static let specs: [String: OpSpec] = {

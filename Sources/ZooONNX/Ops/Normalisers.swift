@@ -11,7 +11,7 @@ enum ONNXOps {
         ActivationNormalisers.table, BinaryNormalisers.table, ConvNormalisers.table, MatMulNormalisers.table,
         MovementNormalisers.table, ShapeNormalisers.table, ReduceNormalisers.table, MathNormalisers.table,
         IndexNormalisers.table, StatisticsNormalisers.table, ResizeNormalisers.table, AttentionNormalisers.table,
-        QuantizationNormalisers.table,
+        QuantizationNormalisers.table, SamplingNormalisers.table, TensorNormalisers.table, RecurrentNormalisers.table,
     ]
     static let table: [String: Normaliser] = {
         var out: [String: Normaliser] = [:]

@@ -17,7 +17,7 @@ enum KernelRegistry {
         ActivationKernels.table, BinaryKernels.table, ConvKernels.table, PoolKernels.table,
         NormalizationKernels.table, MatMulKernels.table, MovementKernels.table, ShapeKernels.table, ReduceKernels.table,
         MathKernels.table, IndexKernels.table, StatisticsKernels.table, ResizeKernels.table, AttentionKernels.table,
-        QuantizationKernels.table,
+        QuantizationKernels.table, SamplingKernels.table, TensorKernels.table, RecurrentKernels.table,
     ]
     static let kernels: [String: Kernel] = {
         var out: [String: Kernel] = [:]

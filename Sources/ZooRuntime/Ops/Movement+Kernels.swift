@@ -77,7 +77,8 @@ enum MovementKernels {
             let v = MathKernels.Values(x)
             let fill = c.has(2) ? MathKernels.Values(try c.input(2)) : nil
             let fv = try fill.map { f -> Float in guard try c.input(2).shape.reduce(1, *) == 1 else { throw c.fail("the pad value must be a scalar") }; return f.float(0) } ?? (try c.attrs.float("value"))
-            let iv = fill?.int(0) ?? Int64(fv)
+            // The integer fill, only read for integer data (a float NaN/inf value has no integer form).
+            let iv: Int64 = v.isInt ? (fill?.isInt == true ? fill!.int(0) : (fv.isFinite ? Int64(Swift.max(Swift.min(fv, 9.2e18), -9.2e18)) : 0)) : 0
             return [c.produce(int: v.isInt, float: { sources[$0] < 0 ? fv : v.float(sources[$0]) }, int: { sources[$0] < 0 ? iv : v.int(sources[$0]) })]
         }),
         "Expand": Kernel(run: { c in
