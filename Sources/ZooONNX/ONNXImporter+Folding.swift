@@ -158,7 +158,7 @@ extension ImportSession {
         let emitted = Array(nodes[start...])
         // Heavy arithmetic is evaluated only on tiny operands (a hostile file must not stall the import).
         let heavy = emitted.contains {
-            ["Conv", "MatMul", "Attention"].contains(OpRegistry.spec($0.op)?.family ?? "")
+            ["Conv", "ConvND", "MatMul", "Attention"].contains(OpRegistry.spec($0.op)?.family ?? "")
                 || ["QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulInteger"].contains($0.op)
         }
         guard inputElements <= (heavy ? 1 << 12 : 1 << 16) else { return }

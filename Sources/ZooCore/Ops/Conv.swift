@@ -121,7 +121,10 @@ public enum PoolOps {
                 out.append(try WindowGeometry.output(c, input: x[i + 2], kernel: k[i], stride: s[i], dilation: d[i],
                                                      pads: p.map { ($0[i], $0[i + n]) }, ceil: ceil))
             }
-            return [out]
+            // MaxPool's optional Indices output has Y's shape.
+            guard name == "MaxPool" else { return [out] }
+            guard [0, 1].contains(try c.int("storage_order")) else { throw c.fail("storage_order must be 0 or 1") }
+            return [out, out]
         }
     }
 
@@ -134,7 +137,7 @@ public enum PoolOps {
     }
 
     public static let specs: [OpSpec] = [
-        window("MaxPool", extra: []),
+        window("MaxPool", extra: [.int("storage_order", 0)]),
         window("AveragePool", extra: [.int("count_include_pad", 0)]),
         global("GlobalAveragePool"),
         global("GlobalMaxPool"),

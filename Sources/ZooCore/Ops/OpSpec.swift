@@ -259,6 +259,7 @@ public enum OpRegistry {
         ("Sampling", SamplingOps.specs),
         ("Tensor", TensorOps.specs),
         ("Recurrent", RecurrentOps.specs),
+        ("ConvND", ConvNDOps.specs),
     ]
 
     public static let specs: [String: OpSpec] = {

@@ -40,8 +40,9 @@ enum ConvNormalisers {
     ]
 
     static let pool: Normaliser = { s, n in
-        let x = n.x, y = try n.output(s)
-        if n.op == "MaxPool" { try s.requireOnlyFirstOutput(n, what: "argmax indices") }
+        let x = n.x
+        // MaxPool's optional Indices output (opset ≥ 8): int64 flat indices into X.
+        let outputs = n.op == "MaxPool" ? try n.optionalOutputs(s) : [try n.output(s)]
         let xs = try s.shape(x, n)
         guard let kernel = n.ints("kernel_shape"), xs.count == kernel.count + 2 else {
             throw s.invalid(n, "kernel_shape is required and must match the input rank")
@@ -53,8 +54,9 @@ enum ConvNormalisers {
             throw s.invalid(n, "strides \(strides) or dilations \(dilations) do not fit kernel \(kernel)")
         }
         var attrs = try s.windowAttributes(n, input: xs, kernel: kernel, strides: strides, dilations: dilations)
-        attrs.merge(n.present(n.op == "AveragePool" ? ["ceil_mode", "count_include_pad"] : ["ceil_mode"])) { a, _ in a }
-        try s.emit(n, op: n.op, inputs: [x], outputs: [y], attributes: attrs)
+        attrs.merge(n.present(n.op == "AveragePool" ? ["ceil_mode", "count_include_pad"] : ["ceil_mode", "storage_order"])) { a, _ in a }
+        try s.emit(n, op: n.op, inputs: [x], outputs: outputs, attributes: attrs,
+                   outputTypes: outputs.count > 1 ? [try s.dtype(x, n), .i64] : nil)
     }
 }
 

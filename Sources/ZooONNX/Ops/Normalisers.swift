@@ -12,6 +12,7 @@ enum ONNXOps {
         MovementNormalisers.table, ShapeNormalisers.table, ReduceNormalisers.table, MathNormalisers.table,
         IndexNormalisers.table, StatisticsNormalisers.table, ResizeNormalisers.table, AttentionNormalisers.table,
         QuantizationNormalisers.table, SamplingNormalisers.table, TensorNormalisers.table, RecurrentNormalisers.table,
+        ConvNDNormalisers.table,
     ]
     static let table: [String: Normaliser] = {
         var out: [String: Normaliser] = [:]

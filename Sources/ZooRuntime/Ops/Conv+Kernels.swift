@@ -6,7 +6,8 @@ enum ConvKernels {
     static let table: [String: Kernel] = [
         "Conv": Kernel(run: { c in
             let x = try c.shape(0), w = try c.shape(1), out = c.out
-            guard x.count == 4 || x.count == 3 else { throw c.unsupported("\(x.count - 2)-D convolution") }
+            // Other spatial ranks take the general N-D kernel.
+            guard x.count == 4 || x.count == 3 else { return try ConvNDKernels.conv(c) }
             let is1D = x.count == 3
             let k = Array(w[2...])
             let geometry = try WindowGeometry.parameters(c.attrs, spatial: k.count)
@@ -46,7 +47,11 @@ enum PoolKernels {
     static func window(max isMax: Bool) -> Kernel {
         Kernel(run: { c in
             let x = try c.shape(0), out = c.out
-            guard x.count == 4 || x.count == 3 else { throw c.unsupported("\(x.count - 2)-D pooling") }
+            // Other spatial ranks, MaxPool's Indices output and integer MaxPool take the general N-D kernel.
+            let indices = c.node.outputs.count > 1 && !c.node.outputs[1].isEmpty
+            guard x.count == 4 || x.count == 3, !indices, !(try c.input(0).isInt) else {
+                return try ConvNDKernels.pool(c, isMax ? .max : .average)
+            }
             let is1D = x.count == 3, r = x.count - 2
             let k = try c.attrs.ints("kernel_shape")
             let geometry = try WindowGeometry.parameters(c.attrs, spatial: r)

@@ -18,6 +18,7 @@ enum KernelRegistry {
         NormalizationKernels.table, MatMulKernels.table, MovementKernels.table, ShapeKernels.table, ReduceKernels.table,
         MathKernels.table, IndexKernels.table, StatisticsKernels.table, ResizeKernels.table, AttentionKernels.table,
         QuantizationKernels.table, SamplingKernels.table, TensorKernels.table, RecurrentKernels.table,
+        ConvNDKernels.table,
     ]
     static let kernels: [String: Kernel] = {
         var out: [String: Kernel] = [:]
