@@ -1,5 +1,5 @@
 # Quick start targets; both install missing system packages first.
-.PHONY: demo test setup bench fixtures test-applications
+.PHONY: demo test setup bench fixtures test-applications test-exports
 
 setup:
 	@scripts/setup.sh
@@ -14,6 +14,9 @@ test: setup
 # Opt-in: every catalog keras.applications notop model, full size, at three input sizes (creates a venv).
 test-applications: setup
 	scripts/test-applications.sh
+
+test-exports: setup
+	scripts/test-exports.sh
 
 bench:
 	bench/verify.sh
