@@ -11,7 +11,8 @@ public enum ONNXError: Error, LocalizedError, Equatable {
     case missingOpset(path: String)
     case unsupportedOpset(path: String, opset: Int, supported: ClosedRange<Int>)
     /// Every op outside the supported set, with its count, most frequent first.
-    case unsupportedOps(path: String, ops: [String: Int])
+    /// Ops zoo does not read, with their counts, the opset and the first node using each.
+    case unsupportedOps(path: String, ops: [String: Int], opset: Int, firstNodes: [String: String])
     case unsupportedForm(path: String, node: String, op: String, detail: String)
     case unsupportedDataType(path: String, tensor: String, dataType: Int)
     case invalidTensor(path: String, tensor: String, detail: String)
@@ -35,10 +36,12 @@ public enum ONNXError: Error, LocalizedError, Equatable {
             return "\(p): no opset_import for the default ONNX domain; re-export the model with a current exporter"
         case let .unsupportedOpset(p, o, r):
             return "\(p): opset \(o) is outside the supported range \(r.lowerBound)–\(r.upperBound); re-export the model with an opset in that range"
-        case let .unsupportedOps(p, ops):
-            let list = ops.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-                .map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
-            return "\(p): unsupported ops: \(list)"
+        case let .unsupportedOps(p, ops, opset, first):
+            let sorted = ops.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            // At most 8 ops named (a hostile file may use thousands), then a count.
+            var list = sorted.prefix(8).map { "\($0.key) ×\($0.value)\(first[$0.key].map { " (node '\($0.prefix(80))')" } ?? "")" }.joined(separator: ", ")
+            if sorted.count > 8 { list += ", … \(sorted.count - 8) more" }
+            return "\(p): unsupported ops at opset \(opset): \(list)"
         case let .unsupportedForm(p, n, op, d):
             return "\(p): node '\(n)' (\(op)): unsupported form: \(d)"
         case let .unsupportedDataType(p, t, d):

@@ -145,12 +145,13 @@ final class ImportSession {
         let onnxNodes = messages(g.node, g.n_node).enumerated().map { ONNXNode($1, index: $0) }
 
         // Report every unsupported op at once, before doing any work.
-        var unsupported: [String: Int] = [:]
+        var unsupported: [String: Int] = [:], first: [String: String] = [:]
         for n in onnxNodes where !(n.domain.isEmpty || n.domain == "ai.onnx") || !ONNXImporter.supportedOps.contains(n.op) {
             let key = n.domain.isEmpty || n.domain == "ai.onnx" ? n.op : "\(n.domain):\(n.op)"
             unsupported[key, default: 0] += 1
+            if first[key] == nil { first[key] = n.name }
         }
-        guard unsupported.isEmpty else { throw ONNXError.unsupportedOps(path: path, ops: unsupported) }
+        guard unsupported.isEmpty else { throw ONNXError.unsupportedOps(path: path, ops: unsupported, opset: opset, firstNodes: first) }
 
         for (i, t) in messages(g.initializer, g.n_initializer).enumerated() {
             let (name, tensor) = try decoder.decode(t, name: "initializer_\(i)", initializer: i)

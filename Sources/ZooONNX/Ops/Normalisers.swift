@@ -44,7 +44,7 @@ extension ONNXNode {
 extension ImportSession {
     /// Emits the canonical IR form of one (non-folded) ONNX node.
     func canonicalize(_ n: ONNXNode) throws {
-        guard let normalise = ONNXOps.table[n.op] else { throw ONNXError.unsupportedOps(path: path, ops: [n.op: 1]) }
+        guard let normalise = ONNXOps.table[n.op] else { throw ONNXError.unsupportedOps(path: path, ops: [n.op: 1], opset: opset, firstNodes: [n.op: n.name]) }
         try normalise(self, n)
     }
 

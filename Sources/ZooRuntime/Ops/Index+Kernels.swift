@@ -230,7 +230,7 @@ enum IndexKernels {
             let inner = ishape[a...].reduce(1, *)
             func hot(_ p: Int) -> Bool {
                 let o = p / (depth * inner), d = (p / inner) % depth, i = p % inner
-                let raw = iv.isInt ? iv.int(o * inner + i) : Int64(iv.float(o * inner + i))
+                let raw = iv.int(o * inner + i)
                 return wrap(raw, depth) == d
             }
             return [c.produce(int: vv.isInt, float: { vv.float(hot($0) ? 1 : 0) }, int: { vv.int(hot($0) ? 1 : 0) })]

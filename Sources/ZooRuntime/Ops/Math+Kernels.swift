@@ -31,7 +31,15 @@ enum MathKernels {
         }
         var isInt: Bool { if case .i = self { return true }; return false }
         func float(_ k: Int) -> Float { switch self { case .f(let a): return a[k]; case .i(let a): return Float(a[k]) } }
-        func int(_ k: Int) -> Int64 { switch self { case .f(let a): return Int64(a[k]); case .i(let a): return a[k] } }
+        /// A float read as an integer truncates toward zero, saturating; NaN reads as 0 (never a trap).
+        func int(_ k: Int) -> Int64 {
+            switch self {
+            case .f(let a):
+                let v = a[k]
+                return v.isNaN ? 0 : Int64(Swift.max(Swift.min(v, 9.2e18), -9.2e18))
+            case .i(let a): return a[k]
+            }
+        }
     }
 
     static func floats(_ c: KernelCall, _ n: Int, _ f: (Int) -> Float) -> RValue {

@@ -106,7 +106,9 @@ enum ShapeKernels {
                 y.update(repeating: v, count: count)
                 return [c.result(y, b)]
             }
-            return [.ints([Int64](repeating: Int64(v), count: count), shape: c.out)]
+            // An attribute from a hostile file may not fit an integer: saturate, NaN as 0.
+            let iv: Int64 = v.isNaN ? 0 : Int64(Swift.max(Swift.min(v, 9.2e18), -9.2e18))
+            return [.ints([Int64](repeating: iv, count: count), shape: c.out)]
         }),
         "Range": Kernel(run: { c in
             if try c.input(0).isInt {
