@@ -157,11 +157,14 @@ extension ImportSession {
         guard allConstant, nodes.count > start else { return }
         let emitted = Array(nodes[start...])
         // Heavy arithmetic is evaluated only on tiny operands (a hostile file must not stall the import).
+        // Work can grow faster than the operands for these (an Einsum of three small operands
+        // iterates over the product of all their sizes), so they fold on tiny operands only.
         let heavy = emitted.contains {
-            ["Conv", "ConvND", "MatMul", "Attention"].contains(OpRegistry.spec($0.op)?.family ?? "")
-                || ["QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulInteger"].contains($0.op)
+            ["Conv", "ConvND", "MatMul", "Attention", "Recurrent", "Sampling"].contains(OpRegistry.spec($0.op)?.family ?? "")
+                || ["QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulInteger", "Einsum"].contains($0.op)
         }
         guard inputElements <= (heavy ? 1 << 12 : 1 << 16) else { return }
+        guard !emitted.contains(where: { $0.op == "Einsum" && $0.inputs.count > 2 }) else { return }
         // Results (and intermediates) no larger than the operands: folding never grows the file much.
         let limit = max(4096, inputElements)
         for e in emitted {

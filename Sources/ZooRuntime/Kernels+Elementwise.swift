@@ -246,6 +246,22 @@ enum GemmKernel {
         }
     }
 
+    /// For each matrix of a broadcast batch `batch`, the index of the A and B
+    /// matrices it reads (numpy matmul's batch broadcasting).
+    static func batchOffsets(_ aBatch: [Int], _ bBatch: [Int], to batch: [Int]) -> [(a: Int, b: Int)] {
+        let stA = broadcastStrides(aBatch, to: batch), stB = broadcastStrides(bBatch, to: batch)
+        return (0..<batch.reduce(1, *)).map { bi in
+            var rem = bi, offA = 0, offB = 0
+            for d in stride(from: batch.count - 1, through: 0, by: -1) {
+                let idx = rem % batch[d]
+                rem /= batch[d]
+                offA += idx * stA[d]
+                offB += idx * stB[d]
+            }
+            return (offA, offB)
+        }
+    }
+
     /// Numpy matmul with broadcast batch dimensions.
     static func matmul(a: UnsafePointer<Float>, aShape: [Int], b: UnsafePointer<Float>, bShape: [Int], y: UnsafeMutablePointer<Float>, outShape: [Int]) {
         var sa = aShape, sb = bShape
@@ -255,15 +271,9 @@ enum GemmKernel {
         let batchShape = Array(outShape.dropLast(aShape.count == 1 ? 0 : 1).dropLast(bShape.count == 1 ? 0 : 1))
         let batch = batchShape.reduce(1, *)
         let aBatch = Array(sa.dropLast(2)), bBatch = Array(sb.dropLast(2))
-        let stA = broadcastStrides(aBatch, to: batchShape), stB = broadcastStrides(bBatch, to: batchShape)
+        let offsets = batchOffsets(aBatch, bBatch, to: batchShape)
         for bi in 0..<batch {
-            var rem = bi, offA = 0, offB = 0
-            for d in stride(from: batchShape.count - 1, through: 0, by: -1) {
-                let idx = rem % batchShape[d]
-                rem /= batchShape[d]
-                offA += idx * stA[d]
-                offB += idx * stB[d]
-            }
+            let (offA, offB) = offsets[bi]
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
                         a + offA * m * k, Int32(k), b + offB * k * n, Int32(n), 0, y + bi * m * n, Int32(n))
         }

@@ -45,7 +45,7 @@ public enum MovementOps {
             guard r >= 0, r < rank else { throw fail("axis \(a) out of range for rank \(rank)") }
             return r
         }
-        guard pads.count == 2 * norm.count, Set(norm).count == norm.count else { throw fail("pads \(pads) do not match axes \(axes)") }
+        guard pads.count == 2 * norm.count, Set(norm).count == norm.count else { throw fail("\(pads.count) pads do not match \(axes.count) distinct axes (2 per axis)") }
         var full = Array(repeating: 0, count: 2 * rank)
         for (j, a) in norm.enumerated() {
             full[a] = pads[j]

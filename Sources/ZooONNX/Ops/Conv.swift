@@ -7,18 +7,7 @@ enum ConvNormalisers {
         "Conv": { s, n in
             let x = n.x, y = try n.output(s)
             guard let w = n.input(1) else { throw s.invalid(n, "needs input X and weight W") }
-            let xs = try s.shape(x, n), ws = try s.shape(w, n)
-            guard ws.count >= 3, xs.count == ws.count else { throw s.invalid(n, "input \(xs.rendered) and weight \(ws.rendered) ranks differ") }
-            let k = ws.count - 2
-            let kernel = try n.ints("kernel_shape") ?? ws[2...].map { try s.known($0, n, "kernel size") }
-            let strides = n.ints("strides") ?? Array(repeating: 1, count: k)
-            let dilations = n.ints("dilations") ?? Array(repeating: 1, count: k)
-            guard kernel.count == k, strides.count == k, dilations.count == k,
-                  strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }) else {
-                throw s.invalid(n, "kernel_shape \(kernel), strides \(strides), dilations \(dilations) do not fit a \(k)-D convolution")
-            }
-            var attrs = try s.windowAttributes(n, input: xs, kernel: kernel, strides: strides, dilations: dilations)
-            attrs.merge(n.present(["group"])) { a, _ in a }
+            let attrs = try s.convolutionAttributes(n, x: x, w: w)
             try s.emit(n, op: "Conv", inputs: [x, w] + (n.input(2).map { [$0] } ?? []), outputs: [y], attributes: attrs)
         },
         "MaxPool": pool, "AveragePool": pool,

@@ -15,16 +15,9 @@ extension ONNXNode {
 /// ArgMax/ArgMin, TopK, Gather/Scatter by element and by N-d index, CumSum,
 /// CumProd, Trilu, EyeLike, OneHot.
 enum IndexNormalisers {
-    static func same(_ attributes: [String], dtype: DType? = nil) -> Normaliser {
-        { s, n in
-            try s.emit(n, op: n.op, inputs: n.inputs.enumerated().map { $0.offset == 0 ? n.x : $0.element },
-                       outputs: [try n.output(s)], attributes: n.present(attributes), dtype: dtype)
-        }
-    }
-
     static let table: [String: Normaliser] = [
-        "ArgMax": same(["axis", "keepdims", "select_last_index"], dtype: .i64),
-        "ArgMin": same(["axis", "keepdims", "select_last_index"], dtype: .i64),
+        "ArgMax": ONNXOps.passThrough(["axis", "keepdims", "select_last_index"], dtype: .i64),
+        "ArgMin": ONNXOps.passThrough(["axis", "keepdims", "select_last_index"], dtype: .i64),
         // Before opset 10, K is an attribute.
         "TopK": { s, n in
             var k = n.input(1)
@@ -37,17 +30,17 @@ enum IndexNormalisers {
             try s.emit(n, op: "TopK", inputs: [n.x, k], outputs: try n.optionalOutputs(s), attributes: n.present(["axis", "largest", "sorted"]),
                        outputTypes: [try s.dtype(n.x, n), .i64])
         },
-        "GatherElements": same(["axis"]),
-        "ScatterElements": same(["axis", "reduction"]),
+        "GatherElements": ONNXOps.passThrough(["axis"]),
+        "ScatterElements": ONNXOps.passThrough(["axis", "reduction"]),
         // Scatter (opset 9–10) is ScatterElements without reduction.
         "Scatter": { s, n in
             try s.emit(n, op: "ScatterElements", inputs: n.inputs, outputs: [try n.output(s)], attributes: n.present(["axis"]))
         },
-        "GatherND": same(["batch_dims"]),
-        "ScatterND": same(["reduction"]),
-        "CumSum": same(["exclusive", "reverse"]),
-        "CumProd": same(["exclusive", "reverse"]),
-        "Trilu": same(["upper"]),
+        "GatherND": ONNXOps.passThrough(["batch_dims"]),
+        "ScatterND": ONNXOps.passThrough(["reduction"]),
+        "CumSum": ONNXOps.passThrough(["exclusive", "reverse"]),
+        "CumProd": ONNXOps.passThrough(["exclusive", "reverse"]),
+        "Trilu": ONNXOps.passThrough(["upper"]),
         "EyeLike": { s, n in
             var d = try s.dtype(n.x, n)
             if let code = n.int("dtype") {
@@ -78,10 +71,10 @@ enum StatisticsNormalisers {
             try s.emit(n, op: "LayerNormalization", inputs: n.inputs, outputs: try n.optionalOutputs(s),
                        attributes: n.present(["axis", "epsilon", "stash_type"]), outputTypes: [try s.dtype(n.x, n), .f32])
         },
-        "RMSNormalization": IndexNormalisers.same(["axis", "epsilon", "stash_type"]),
-        "InstanceNormalization": IndexNormalisers.same(["epsilon"]),
-        "GroupNormalization": IndexNormalisers.same(["epsilon", "num_groups", "stash_type"]),
-        "LpNormalization": IndexNormalisers.same(["axis", "p"]),
-        "MeanVarianceNormalization": IndexNormalisers.same(["axes"]),
+        "RMSNormalization": ONNXOps.passThrough(["axis", "epsilon", "stash_type"]),
+        "InstanceNormalization": ONNXOps.passThrough(["epsilon"]),
+        "GroupNormalization": ONNXOps.passThrough(["epsilon", "num_groups", "stash_type"]),
+        "LpNormalization": ONNXOps.passThrough(["axis", "p"]),
+        "MeanVarianceNormalization": ONNXOps.passThrough(["axes"]),
     ]
 }

@@ -21,6 +21,23 @@ enum ONNXOps {
     }()
 }
 
+extension ONNXOps {
+    /// An op whose ONNX form is its IR form: the inputs as given (trailing
+    /// unused ones dropped), the named attributes that are present (absent
+    /// ones take the registry's default), the outputs with unused optional
+    /// ones handled by `optionalOutputs`, and the output types.
+    static func passThrough(_ attributes: [String], dtype: DType? = nil,
+                            outputTypes: (@Sendable (ImportSession, ONNXNode) throws -> [DType])? = nil) -> Normaliser {
+        { s, n in
+            var inputs = n.inputs
+            while inputs.last == "" { inputs.removeLast() }
+            guard inputs.first.map({ !$0.isEmpty }) ?? false else { throw s.invalid(n, "input 0 is missing") }
+            try s.emit(n, op: n.op, inputs: inputs, outputs: try n.optionalOutputs(s), attributes: n.present(attributes),
+                       dtype: dtype, outputTypes: try outputTypes?(s, n))
+        }
+    }
+}
+
 extension ONNXNode {
     /// The first output, which every normalised op has.
     func output(_ s: ImportSession) throws -> String {
@@ -119,6 +136,25 @@ extension ImportSession {
         default:
             throw invalid(n, "unknown auto_pad '\(autoPad)'")
         }
+    }
+
+    /// Convolution geometry as IR `Conv` takes it, from X and W: kernel (from W
+    /// when absent), strides, dilations, pads resolved (unless SAME on a
+    /// symbolic size) and group. Shared by Conv, QLinearConv and ConvInteger.
+    func convolutionAttributes(_ n: ONNXNode, x: String, w: String) throws -> [String: Attribute] {
+        let xs = try shape(x, n), ws = try shape(w, n)
+        guard ws.count >= 3, xs.count == ws.count else { throw invalid(n, "input \(xs.rendered) and weight \(ws.rendered) ranks do not fit a convolution") }
+        let k = ws.count - 2
+        let kernel = try n.ints("kernel_shape") ?? ws[2...].map { try known($0, n, "kernel size") }
+        let strides = n.ints("strides") ?? Array(repeating: 1, count: k)
+        let dilations = n.ints("dilations") ?? Array(repeating: 1, count: k)
+        guard kernel.count == k, strides.count == k, dilations.count == k,
+              strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }) else {
+            throw invalid(n, "kernel_shape \(kernel.prefix(8)), strides \(strides.prefix(8)), dilations \(dilations.prefix(8)) do not fit a \(k)-D convolution")
+        }
+        var attrs = try windowAttributes(n, input: xs, kernel: kernel, strides: strides, dilations: dilations)
+        attrs.merge(n.present(["group"])) { a, _ in a }
+        return attrs
     }
 
     /// Window attributes with pads resolved (or `auto_pad` kept for a symbolic input).

@@ -68,23 +68,6 @@ enum QuantizationNormalisers {
         return attrs
     }
 
-    /// Convolution geometry as `Conv` takes it (pads resolved unless SAME on a symbolic size).
-    static func window(_ s: ImportSession, _ n: ONNXNode, x: String, w: String) throws -> [String: Attribute] {
-        let xs = try s.shape(x, n), ws = try s.shape(w, n)
-        guard ws.count >= 3, xs.count == ws.count else { throw s.invalid(n, "input \(xs.rendered) and weight \(ws.rendered) ranks do not fit a convolution") }
-        let k = ws.count - 2
-        let kernel = try n.ints("kernel_shape") ?? ws[2...].map { try s.known($0, n, "kernel size") }
-        let strides = n.ints("strides") ?? Array(repeating: 1, count: k)
-        let dilations = n.ints("dilations") ?? Array(repeating: 1, count: k)
-        guard kernel.count == k, strides.count == k, dilations.count == k,
-              strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }) else {
-            throw s.invalid(n, "kernel_shape \(kernel), strides \(strides), dilations \(dilations) do not fit a \(k)-D convolution")
-        }
-        var attrs = try s.windowAttributes(n, input: xs, kernel: kernel, strides: strides, dilations: dilations)
-        attrs.merge(n.present(["group"])) { a, _ in a }
-        return attrs
-    }
-
     /// Output type: y_zero_point's, else `output_dtype` (opset 21 on), else uint8.
     /// Division precision: `precision` (opset 23 on), else y_scale's type (f64 for an int32 scale).
     static let quantize: Normaliser = { s, n in
@@ -155,7 +138,7 @@ enum QuantizationNormalisers {
         for (i, what) in [(1, "x_scale"), (4, "w_scale"), (6, "y_scale")] { _ = try scaleType(s, n, n.input(i), what) }
         if let bias = n.input(8), try s.dtype(bias, n).isFloatingPoint { throw s.invalid(n, "bias B must be int32") }
         let out = try n.input(7).map { try quantizedInput(s, n, $0, "y_zero_point") } ?? xt
-        var attrs = try window(s, n, x: x, w: w)
+        var attrs = try s.convolutionAttributes(n, x: x, w: w)
         attrs["to"] = .string(out.rawValue)
         try s.emit(n, op: "QLinearConv", inputs: inputs(n, 9), outputs: [try n.output(s)], attributes: attrs, dtype: out)
     }
@@ -172,6 +155,6 @@ enum QuantizationNormalisers {
         try checkZeroPoint(s, n, n.input(2), of: try quantizedInput(s, n, x, "x"), "x_zero_point")
         try checkZeroPoint(s, n, n.input(3), of: try quantizedInput(s, n, w, "w"), "w_zero_point")
         try s.emit(n, op: "ConvInteger", inputs: inputs(n, 4), outputs: [try n.output(s)],
-                   attributes: try window(s, n, x: x, w: w), dtype: .i32)
+                   attributes: try s.convolutionAttributes(n, x: x, w: w), dtype: .i32)
     }
 }

@@ -14,17 +14,6 @@ enum TensorNormalisers {
         }
     }
 
-    /// The op as it is, with its trailing unused inputs dropped and the output types given.
-    static func same(_ attributes: [String], outputTypes: (@Sendable (ImportSession, ONNXNode) throws -> [DType])? = nil) -> Normaliser {
-        { s, n in
-            var inputs = n.inputs
-            while inputs.last == "" { inputs.removeLast() }
-            guard inputs.first.map({ !$0.isEmpty }) ?? false else { throw s.invalid(n, "input 0 is missing") }
-            try s.emit(n, op: n.op, inputs: inputs, outputs: try n.optionalOutputs(s), attributes: n.present(attributes),
-                       outputTypes: try outputTypes?(s, n))
-        }
-    }
-
     /// SpaceToDepth (mode from opset 28) and DepthToSpace (mode from opset 11): DCR before.
     static func blocks(modeSince: Int) -> Normaliser {
         { s, n in
@@ -45,7 +34,7 @@ enum TensorNormalisers {
             guard !n.inputs.isEmpty, !n.inputs.contains("") else { throw s.invalid(n, "every operand must be given") }
             try s.emit(n, op: "Einsum", inputs: n.inputs, outputs: [try n.output(s)], attributes: ["equation": .string(eq)])
         },
-        "Unique": since(11, same(["axis", "sorted"]) { s, n in [try s.dtype(n.x, n), .i64] }),
+        "Unique": since(11, ONNXOps.passThrough(["axis", "sorted"]) { s, n in [try s.dtype(n.x, n), .i64] }),
         "Compress": since(9, compress),
         "NonZero": since(9) { s, n in
             try s.emit(n, op: "NonZero", inputs: [n.x], outputs: [try n.output(s)], dtype: .i64)
@@ -53,8 +42,8 @@ enum TensorNormalisers {
         "Tile": tile,
         "SpaceToDepth": blocks(modeSince: 28),
         "DepthToSpace": blocks(modeSince: 11),
-        "ReverseSequence": since(10, same(["batch_axis", "time_axis"])),
-        "Det": since(11, same([])),
+        "ReverseSequence": since(10, ONNXOps.passThrough(["batch_axis", "time_axis"])),
+        "Det": since(11, ONNXOps.passThrough([])),
         "BitCast": since(26) { s, n in
             guard let code = n.int("to") else { throw s.invalid(n, "attribute 'to' is missing") }
             guard code != 8 else { throw s.invalid(n, "BitCast to STRING is not defined") }
@@ -72,15 +61,15 @@ enum TensorNormalisers {
             try s.emit(n, op: "BitCast", inputs: [n.x], outputs: [try n.output(s)],
                        attributes: ["to": .string(to.rawValue), "from": .string(from.rawValue)], dtype: to)
         },
-        "TensorScatter": since(24, same(["mode", "axis"])),
-        "SwiGLU": since(28, same(["alpha"])),
-        "RotaryEmbedding": since(23, same(["interleaved", "rotary_embedding_dim", "num_heads"])),
+        "TensorScatter": since(24, ONNXOps.passThrough(["mode", "axis"])),
+        "SwiGLU": since(28, ONNXOps.passThrough(["alpha"])),
+        "RotaryEmbedding": since(23, ONNXOps.passThrough(["interleaved", "rotary_embedding_dim", "num_heads"])),
         // present_state has past_state's type (the query's without one), as ONNX's reference does.
-        "LinearAttention": since(27, same(["chunk_size", "kv_num_heads", "q_num_heads", "scale", "update_rule"]) { s, n in
+        "LinearAttention": since(27, ONNXOps.passThrough(["chunk_size", "kv_num_heads", "q_num_heads", "scale", "update_rule"]) { s, n in
             let t = try s.dtype(n.x, n)
             return [t, try n.input(3).map { try s.dtype($0, n) } ?? t]
         }),
-        "CausalConvWithState": since(27, same(["activation"]) { s, n in
+        "CausalConvWithState": since(27, ONNXOps.passThrough(["activation"]) { s, n in
             let t = try s.dtype(n.x, n)
             return [t, try n.input(3).map { try s.dtype($0, n) } ?? t]
         }),

@@ -57,12 +57,10 @@ enum ActivationKernels {
                 return [.ints((0..<c.count).map { Swift.min(Swift.max(x.int($0), l), h) }, shape: c.out)]
             }
             let l = try lo?.float(0) ?? c.attrs.float("min"), h = try hi?.float(0) ?? c.attrs.float("max")
-            if case .floats(let p, _, _) = try c.input(0) {
-                let (y, b) = c.output(inPlace: true)
-                Elementwise.unary(.clip(l, h), p, y, count: c.count, threads: c.threads)
-                return [c.result(y, b)]
-            }
-            return []
+            let p = try c.floats(0)
+            let (y, b) = c.output(inPlace: true)
+            Elementwise.unary(.clip(l, h), p, y, count: c.count, threads: c.threads)
+            return [c.result(y, b)]
         }, fusedActivation: { .clip(try $0.float("min"), try $0.float("max")) }),
         "Sigmoid": unary { _ in .sigmoid },
         "HardSigmoid": unary { .hardSigmoid(try $0.float("alpha"), try $0.float("beta")) },

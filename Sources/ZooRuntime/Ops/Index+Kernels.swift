@@ -50,6 +50,29 @@ enum IndexKernels {
         return k >= 0 && k < n ? k : nil
     }
 
+    /// GatherElements/ScatterElements: the flat data offset each index element
+    /// names (its own position, with the `axis` coordinate replaced by the index).
+    static func elementOffsets(_ c: KernelCall, data shape: [Int], indices ishape: [Int], axis a: Int, _ idx: [Int64]) throws -> [Int] {
+        let xs = StridedCopy.contiguousStrides(shape), istr = StridedCopy.contiguousStrides(ishape)
+        var out = [Int](repeating: 0, count: idx.count)
+        for p in 0..<idx.count {
+            var rem = p, off = 0
+            for d in ishape.indices {
+                let q = rem / max(istr[d], 1)
+                rem -= q * istr[d]
+                if d == a {
+                    guard let j = wrap(idx[p], shape[a]) else { throw c.fail("index \(idx[p]) out of range for axis size \(shape[a])") }
+                    off += j * xs[d]
+                } else {
+                    guard q < shape[d] else { throw c.fail("indices \(ishape) exceed data \(shape) off the axis") }
+                    off += q * xs[d]
+                }
+            }
+            out[p] = off
+        }
+        return out
+    }
+
     static func arg(largest: Bool) -> Kernel {
         Kernel(run: { c in
             let x = try c.input(0)
@@ -120,23 +143,7 @@ enum IndexKernels {
             let ishape = try c.shape(1)
             let a = try c.axis(try c.attrs.int("axis"), rank: shape.count)
             let idx = try c.ints(1)
-            let xs = StridedCopy.contiguousStrides(shape), istr = StridedCopy.contiguousStrides(ishape)
-            var src = [Int](repeating: 0, count: idx.count)
-            for p in 0..<idx.count {
-                var rem = p, off = 0
-                for d in ishape.indices {
-                    let q = rem / max(istr[d], 1)
-                    rem -= q * istr[d]
-                    if d == a {
-                        guard let j = wrap(idx[p], shape[a]) else { throw c.fail("index \(idx[p]) out of range for axis size \(shape[a])") }
-                        off += j * xs[d]
-                    } else {
-                        guard q < shape[d] else { throw c.fail("indices \(ishape) exceed data \(shape) off the axis") }
-                        off += q * xs[d]
-                    }
-                }
-                src[p] = off
-            }
+            let src = try elementOffsets(c, data: shape, indices: ishape, axis: a, idx)
             return [c.gathered(x) { src[$0] }]
         }),
         "ScatterElements": Kernel(run: { c in
@@ -144,23 +151,7 @@ enum IndexKernels {
             let ishape = try c.shape(1)
             let a = try c.axis(try c.attrs.int("axis"), rank: shape.count)
             let idx = try c.ints(1)
-            let xs = StridedCopy.contiguousStrides(shape), istr = StridedCopy.contiguousStrides(ishape)
-            var targets = [Int](repeating: 0, count: idx.count)
-            for p in 0..<idx.count {
-                var rem = p, off = 0
-                for d in ishape.indices {
-                    let q = rem / max(istr[d], 1)
-                    rem -= q * istr[d]
-                    if d == a {
-                        guard let j = wrap(idx[p], shape[a]) else { throw c.fail("index \(idx[p]) out of range for axis size \(shape[a])") }
-                        off += j * xs[d]
-                    } else {
-                        guard q < shape[d] else { throw c.fail("indices \(ishape) exceed data \(shape) off the axis") }
-                        off += q * xs[d]
-                    }
-                }
-                targets[p] = off
-            }
+            let targets = try elementOffsets(c, data: shape, indices: ishape, axis: a, idx)
             return [try scatter(c, x, try c.input(2), targets: targets, slice: 1)]
         }),
         "GatherND": Kernel(run: { c in

@@ -191,16 +191,9 @@ enum QuantizationKernels {
 
     // MARK: Matrix products
 
-    /// Numpy broadcast of two concrete shapes; nil when they do not broadcast.
+    /// Numpy broadcast of two concrete shapes (the shared rule); nil when they do not broadcast.
     static func broadcast(_ a: [Int], _ b: [Int]) -> [Int]? {
-        let n = max(a.count, b.count)
-        var out: [Int] = []
-        for i in 0..<n {
-            let x = i < n - a.count ? 1 : a[i - (n - a.count)], y = i < n - b.count ? 1 : b[i - (n - b.count)]
-            guard x == y || x == 1 || y == 1 else { return nil }
-            out.append(x == 1 ? y : x)
-        }
-        return out
+        ShapeInference.broadcast(SymShape(concrete: a), SymShape(concrete: b))?.concrete
     }
 
     /// numpy.matmul of integer tensors, each sum wrapped to int32.
@@ -217,16 +210,10 @@ enum QuantizationKernels {
         let batches = batch.reduce(1, *)
         let (rows, o1) = batches.multipliedReportingOverflow(by: m), (total, o2) = rows.multipliedReportingOverflow(by: n)
         guard !o1, !o2, total == c.count else { throw c.fail("output \(c.out) does not fit \(aShape) × \(bShape)") }
-        let stA = broadcastStrides(aBatch, to: batch), stB = broadcastStrides(bBatch, to: batch)
+        let offsets = GemmKernel.batchOffsets(aBatch, bBatch, to: batch)
         var y = [Int64](repeating: 0, count: total)
         for bi in 0..<batches {
-            var rem = bi, offA = 0, offB = 0
-            for d in stride(from: batch.count - 1, through: 0, by: -1) {
-                let idx = rem % batch[d]
-                rem /= batch[d]
-                offA += idx * stA[d]
-                offB += idx * stB[d]
-            }
+            let (offA, offB) = offsets[bi]
             let baseA = offA * m * k, baseB = offB * k * n, baseY = bi * m * n
             for i in 0..<m {
                 for p in 0..<k {
