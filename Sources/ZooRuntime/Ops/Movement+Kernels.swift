@@ -79,7 +79,13 @@ enum MovementKernels {
             let fv = try fill.map { f -> Float in guard try c.input(2).shape.reduce(1, *) == 1 else { throw c.fail("the pad value must be a scalar") }; return f.float(0) } ?? (try c.attrs.float("value"))
             // The integer fill, only read for integer data (a float NaN/inf value has no integer form).
             let iv: Int64 = v.isInt ? (fill?.isInt == true ? fill!.int(0) : (fv.isFinite ? Int64(Swift.max(Swift.min(fv, 9.2e18), -9.2e18)) : 0)) : 0
-            return [c.produce(int: v.isInt, float: { sources[$0] < 0 ? fv : v.float(sources[$0]) }, int: { sources[$0] < 0 ? iv : v.int(sources[$0]) })]
+            if case .floats(let p, _, _) = x {
+                // Floats straight from the source buffer (the common case, on the hot path).
+                let (y, b) = c.allocate(sources.count)
+                for (i, s) in sources.enumerated() { y[i] = s < 0 ? fv : p[s] }
+                return [c.result(y, b)]
+            }
+            return [c.produce(int: true, float: { _ in 0 }, int: { sources[$0] < 0 ? iv : v.int(sources[$0]) })]
         }),
         "Expand": Kernel(run: { c in
             let x = try c.input(0)
