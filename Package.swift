@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "ZooRegistry", targets: ["ZooRegistry"]),
         .library(name: "ZooEmbeddings", targets: ["ZooEmbeddings"]),
         .library(name: "ZooConvert", targets: ["ZooConvert"]),
+        .library(name: "ZooVision", targets: ["ZooVision"]),
+        .library(name: "ZooTransfer", targets: ["ZooTransfer"]),
         .library(name: "ZooCommands", targets: ["ZooCommands"]),
     ],
     dependencies: [
@@ -34,6 +36,14 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "ZooCore"),
+        // libjpeg-turbo and libpng behind entry points that return errors instead of longjmp-ing.
+        .target(name: "CZooImage", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        .target(name: "ZooVision", dependencies: ["ZooCore", "CZooImage"]),
+        // Feature extraction, head training, and writing the trained model back.
+        .target(name: "ZooTransfer", dependencies: [
+            "ZooCore", "ZooFormat", "ZooRuntime", "ZooVision", "ZooEmbeddings", "ZooRegistry", "CBLAS",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // OS helpers Swift cannot call directly (prctl is variadic).
         .target(name: "CZooSupport"),
         .target(name: "ZooFormat", dependencies: [
@@ -54,20 +64,21 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The conversion pipeline: importer table, content sniffing, card completion, writer.
-        .target(name: "ZooConvert", dependencies: ["ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooEmbeddings", "CZooZlib"]),
+        .target(name: "ZooConvert", dependencies: ["ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooEmbeddings", "ZooVision", "CZooZlib"]),
         .target(name: "ZooRegistry", dependencies: [
             "ZooCore", "ZooFormat", "ZooConvert",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "ZooCommands", dependencies: [
             "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooRuntime", "ZooConvert", "ZooRegistry", "ZooEmbeddings", "CZooSupport",
+            "ZooVision", "ZooTransfer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .executableTarget(name: "zoo", dependencies: ["ZooCommands"]),
 
         // Fixture manifests and helpers shared by the test targets.
-        .target(name: "ZooTestSupport", path: "Tests/ZooTestSupport"),
+        .target(name: "ZooTestSupport", dependencies: ["ZooCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")], path: "Tests/ZooTestSupport"),
         .testTarget(name: "CShimTests", dependencies: ["CHDF5", "CProtobufC", "CBLAS", "CZooSupport", "ZooTestSupport"]),
         .testTarget(name: "ZooCoreTests", dependencies: ["ZooCore"]),
         .testTarget(name: "ZooFormatTests", dependencies: [
@@ -82,6 +93,8 @@ let package = Package(
         .testTarget(name: "ZooEmbeddingsTests", dependencies: [
             "ZooEmbeddings", "ZooCore", "ZooFormat", "ZooTestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        .testTarget(name: "ZooVisionTests", dependencies: ["ZooVision", "ZooCore", "ZooTestSupport"]),
+        .testTarget(name: "ZooTransferTests", dependencies: ["ZooTransfer", "ZooVision", "ZooConvert", "ZooRegistry", "ZooFormat", "ZooCore", "ZooEmbeddings", "ZooTestSupport"]),
         .testTarget(name: "ZooCommandsTests", dependencies: ["ZooCommands", "ZooConvert", "ZooRegistry", "ZooFormat", "ZooCore", "ZooTestSupport"]),
     ]
 )

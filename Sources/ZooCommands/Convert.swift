@@ -5,6 +5,7 @@ import ZooCore
 import ZooFormat
 import ZooKeras
 import ZooRegistry
+import ZooVision
 
 /// `zoo convert MODEL`: import a source model and write it as `.zoo`, through
 /// the one conversion pipeline (`Conversion.convert`, shared with `zoo pull`).
@@ -36,6 +37,12 @@ struct Convert: ParsableCommand {
     @Option(help: ArgumentHelp("For a GloVe .zip holding several files: the member to convert (e.g. glove.6B.300d.txt).", valueName: "name"))
     var member: String?
 
+    @Option(help: ArgumentHelp("Record how images are prepared for this model: caffe, tf, torch (Keras modes), torchvision, or none.", valueName: "mode"))
+    var preprocess: String?
+
+    @Option(help: ArgumentHelp("With --preprocess: the network input size H,W to record.", valueName: "H,W"))
+    var size: String?
+
     @Flag(help: "Store word vectors as float16 (half the size).")
     var f16 = false
 
@@ -63,6 +70,11 @@ struct Convert: ParsableCommand {
 
     func validate() throws {
         if let p = pooling, !["none", "avg", "max"].contains(p) { throw ValidationError("--pooling must be none, avg or max") }
+        if let p = preprocess, Preprocessing.Mode(rawValue: p) == nil {
+            throw ValidationError("--preprocess must be one of \(Preprocessing.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let s = size, ImageInputOptions.parseSize(s) == nil { throw ValidationError("--size must be H,W with positive integers, e.g. 224,224") }
+        if size != nil && preprocess == nil { throw ValidationError("--size goes with --preprocess") }
     }
 
     struct Output: Encodable {
@@ -103,9 +115,13 @@ struct Convert: ParsableCommand {
         }
         let catalog = (try? registryOptions.openCatalog()) ?? nil
         let out = output ?? ModelFileName.stem(model) + ".zoo"
-        let result = try Conversion.convert(model, to: URL(fileURLWithPath: out), options: ConversionOptions(
+        var options = ConversionOptions(
             name: name, format: format, architecture: arch, pooling: pooling, member: member, half: f16,
-            catalogLookup: { c in catalog?.entry(c)?.cardDefaults }, overwrite: force))
+            catalogLookup: { c in catalog?.entry(c)?.cardDefaults }, overwrite: force)
+        if let p = preprocess.flatMap(Preprocessing.Mode.init(rawValue:)) {
+            options.preprocessing = try Preprocessing.card(mode: p, size: size.flatMap(ImageInputOptions.parseSize))
+        }
+        let result = try Conversion.convert(model, to: URL(fileURLWithPath: out), options: options)
         if timing {
             FileHandle.standardError.write(Data(String(format: "import %.3f s, write %.3f s\n", result.importSeconds, result.seconds - result.importSeconds).utf8))
         }

@@ -9,7 +9,7 @@ struct Inspect: ParsableCommand {
         abstract: "Show a .zoo model's card, inputs/outputs, graph summary and tensor table.",
         discussion: "Opens the file without hashing tensor data; use 'zoo verify' to check integrity.")
 
-    @Argument(help: "Path to a .zoo file.")
+    @Argument(help: "A .zoo file or a registered model name.")
     var file: String
 
     @Flag(help: "Print machine-readable JSON on stdout.")
@@ -32,7 +32,7 @@ struct Inspect: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let start = DispatchTime.now()
-            let f = try ZooFile(path: file)
+            let f = try ZooFile(path: try resolveModelPath(file))
             let listed = f.entries.map { "\($0.name) \($0.dtype.rawValue) \($0.shape)" }
             if timing {
                 let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
@@ -74,7 +74,10 @@ struct Inspect: ParsableCommand {
         }
         about.append(["converter", "\(c.converter.name) \(c.converter.version)"])
         if let v = c.license { about.append(["license", v]) }
-        if let v = c.labels { about.append(["labels", "\(v.count) classes"]) }
+        if let v = c.labels {
+            let shown = v.prefix(5).joined(separator: ", ") + (v.count > 5 ? ", …" : "")
+            about.append(["labels", "\(v.count) classes (\(shown))" + (c.metadata?["labels"].map { " [\($0)]" } ?? "")])
+        }
         if let p = c.preprocessing {
             var parts: [String] = []
             if let v = p.mode { parts.append("mode \(v)") }
@@ -83,7 +86,17 @@ struct Inspect: ParsableCommand {
             if let v = p.mean { parts.append("mean \(v)") }
             if let v = p.std { parts.append("std \(v)") }
             if let v = p.scale { parts.append("scale \(v)") }
+            if let v = p.resizeShorterSide { parts.append("shorter side \(v), centre crop") } else if let v = p.resize { parts.append("resize \(v)") }
+            if let v = p.interpolation { parts.append(v) }
             about.append(["preprocess", parts.joined(separator: ", ")])
+        }
+        if let l = c.lineage {
+            about.append(["base", "\(l.base) \(l.baseDigest)"])
+            about.append(["head", "\(l.head) on '\(l.featureLayer)' (pool \(l.pooling))"])
+            let t = l.training
+            var parts = ["\(t.trainExamples) examples", "\(t.epochs) epochs \(t.optimizer)", "l2 \(t.l2)", String(format: "train accuracy %.4f", t.trainAccuracy)]
+            if let v = t.validationAccuracy { parts.append(String(format: "validation accuracy %.4f (%d examples)", v, t.validationExamples)) }
+            about.append(["training", parts.joined(separator: ", ")])
         }
         var out = renderTable(about, indent: "")
 

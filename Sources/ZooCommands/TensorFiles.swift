@@ -1,6 +1,7 @@
 import Foundation
 import ZIPFoundation
 import ZooCore
+import ZooFormat
 
 /// Reading and writing the tensors `zoo run` and `zoo parity` exchange with
 /// Python: `.npy` (one array) and `.npz` (a zip of named `.npy` arrays, as
@@ -51,25 +52,32 @@ enum TensorFiles {
         return out
     }
 
+    /// Writes named `.npy` members as an `.npz` (stored, uncompressed), atomically.
+    static func writeNPZ(_ members: [(String, [UInt8])], to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        try? FileManager.default.removeItem(at: tmp)
+        TemporaryFiles.register(tmp.path)
+        defer { TemporaryFiles.unregister(tmp.path) }
+        do {
+            let archive = try Archive(url: tmp, accessMode: .create)
+            for (name, raw) in members {
+                let bytes = Data(raw)
+                try archive.addEntry(with: name + ".npy", type: .file, uncompressedSize: Int64(bytes.count), compressionMethod: .none) { position, size in
+                    bytes.subdata(in: Int(position)..<(Int(position) + size))
+                }
+            }
+            guard rename(tmp.path, url.path) == 0 else { throw ZooCoreError.io(path: path, operation: "rename", errno: errno) }
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw CLIError(message: "\(path): cannot write: \(error.localizedDescription)", code: .ioError)
+        }
+    }
+
     /// Writes one tensor as .npy, or several as .npz (stored, uncompressed).
     static func write(_ tensors: [(String, Tensor)], to path: String) throws {
         if path.lowercased().hasSuffix(".npz") {
-            let url = URL(fileURLWithPath: path)
-            let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-            try? FileManager.default.removeItem(at: tmp)
-            do {
-                let archive = try Archive(url: tmp, accessMode: .create)
-                for (name, t) in tensors {
-                    let bytes = Data(NPY.encode(t))
-                    try archive.addEntry(with: name + ".npy", type: .file, uncompressedSize: Int64(bytes.count), compressionMethod: .none) { position, size in
-                        bytes.subdata(in: Int(position)..<(Int(position) + size))
-                    }
-                }
-                guard rename(tmp.path, url.path) == 0 else { throw ZooCoreError.io(path: path, operation: "rename", errno: errno) }
-            } catch {
-                try? FileManager.default.removeItem(at: tmp)
-                throw CLIError(message: "\(path): cannot write: \(error.localizedDescription)", code: .ioError)
-            }
+            try writeNPZ(tensors.map { ($0.0, NPY.encode($0.1)) }, to: path)
         } else {
             guard tensors.count == 1 else {
                 throw CLIError(message: "\(path): \(tensors.count) outputs need an .npz file (or pick one with --output NAME)", code: .usage)

@@ -20,7 +20,7 @@ public struct ZooCommand: ParsableCommand {
         version: ZooVersion.string,
         subcommands: [Pull.self, Convert.self, Inspect.self, Verify.self, Run.self, ParityCommand.self,
                       List.self, Info.self, PathCommand.self, Remove.self, GC.self, CatalogCommand.self,
-                      Similar.self, Analogy.self, VectorCommand.self]
+                      Similar.self, Analogy.self, VectorCommand.self, Classify.self, Features.self, Fit.self]
     )
 
     public init() {}

@@ -1,5 +1,6 @@
 import Foundation
 import ZooCore
+import ZooVision
 import ZooFormat
 
 /// The one conversion pipeline: `zoo convert` and `zoo pull` both come here.
@@ -93,6 +94,14 @@ public enum Conversion {
         }
     }
 
+    /// The number of classes a classifier's first output scores: [N, K], or [N, K, 1, 1].
+    static func classCount(_ card: ModelCard) -> Int? {
+        guard let shape = card.outputs.first?.shape, shape.count >= 2 else { return nil }
+        if shape.count == 2 { return shape[1].value }
+        if shape.count == 4, shape[2].value == 1, shape[3].value == 1 { return shape[1].value }
+        return nil
+    }
+
     /// Provenance and catalog fields: the caller's entry, or the entry of a
     /// catalog model the importer recognised. Fields the importer set are kept.
     static func completeCard(_ card: inout ModelCard, format: String, options: ConversionOptions) {
@@ -101,12 +110,19 @@ public enum Conversion {
         if let sha = options.sha256 { card.source?.sha256 = sha }
         var defaults = options.cardDefaults
         if defaults == nil, let model = card.metadata?["catalog.model"] { defaults = options.catalogLookup?(model) }
+        defer { if let p = options.preprocessing { card.preprocessing = p } }
         guard let d = defaults else { return }
         if options.name == nil, let n = d.name { card.name = n }
         card.family = card.family ?? d.family
         card.task = card.task ?? d.task
         card.license = card.license ?? d.license
         card.preprocessing = card.preprocessing ?? d.preprocessing
-        if let l = d.labels { card.metadata = (card.metadata ?? [:]).merging(["labels": l]) { a, _ in a } }
+        if let l = d.labels {
+            card.metadata = (card.metadata ?? [:]).merging(["labels": l]) { a, _ in a }
+            // The class names themselves, for a classifier whose output has as many classes (not a notop backbone).
+            if card.labels == nil, ImageNetClassIndex.labelSets.contains(l), classCount(card) == ImageNetClassIndex.entries.count {
+                card.labels = ImageNetClassIndex.names
+            }
+        }
     }
 }

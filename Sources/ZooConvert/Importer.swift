@@ -87,6 +87,8 @@ public struct ConversionOptions: Sendable {
     public var sha256: String?
     /// Replace an existing output file (never anything but a regular file).
     public var overwrite = false
+    /// How images become this model's input (`zoo convert --preprocess --size`); overrides the catalog's.
+    public var preprocessing: ModelCard.Preprocessing?
 
     public init(name: String? = nil, format: String? = nil, architecture: String? = nil, pooling: String? = nil, member: String? = nil,
                 half: Bool = false, cardDefaults: CardDefaults? = nil, catalogLookup: (@Sendable (String) -> CardDefaults?)? = nil,

@@ -22,6 +22,61 @@ public struct ModelCard: Hashable, Sendable, Codable {
     /// the layer's output after its activation, in Keras's layout), so
     /// `--output LAYER` gives what the framework gives for that layer.
     public var layers: [String: LayerValue]?
+    /// For a model zoo trained (`zoo fit`): the base model it was built on and how.
+    public var lineage: Lineage?
+
+    /// Where a trained model came from: the frozen base, the feature it reads,
+    /// and the training run, so the result can be reproduced and audited.
+    public struct Lineage: Hashable, Sendable, Codable {
+        /// The base model's name and model digest (`sha256:…`).
+        public var base: String
+        public var baseDigest: String
+        /// The base's value (or layer) the head reads, and the pooling applied to it.
+        public var featureLayer: String
+        public var pooling: String
+        /// e.g. "softmax-regression".
+        public var head: String
+        public var training: Training
+
+        public init(base: String, baseDigest: String, featureLayer: String, pooling: String, head: String, training: Training) {
+            self.base = base
+            self.baseDigest = baseDigest
+            self.featureLayer = featureLayer
+            self.pooling = pooling
+            self.head = head
+            self.training = training
+        }
+    }
+
+    /// The figures of one head-training run.
+    public struct Training: Hashable, Sendable, Codable {
+        public var trainExamples: Int
+        public var validationExamples: Int
+        public var epochs: Int
+        public var optimizer: String
+        public var l2: Double
+        public var learningRate: Double?
+        public var seed: UInt64?
+        public var trainAccuracy: Double
+        public var trainLoss: Double
+        public var validationAccuracy: Double?
+        public var validationLoss: Double?
+
+        public init(trainExamples: Int, validationExamples: Int, epochs: Int, optimizer: String, l2: Double, learningRate: Double?,
+                    seed: UInt64?, trainAccuracy: Double, trainLoss: Double, validationAccuracy: Double?, validationLoss: Double?) {
+            self.trainExamples = trainExamples
+            self.validationExamples = validationExamples
+            self.epochs = epochs
+            self.optimizer = optimizer
+            self.l2 = l2
+            self.learningRate = learningRate
+            self.seed = seed
+            self.trainAccuracy = trainAccuracy
+            self.trainLoss = trainLoss
+            self.validationAccuracy = validationAccuracy
+            self.validationLoss = validationLoss
+        }
+    }
 
     /// A layer's output: the graph value, and the permutation that puts it in the source's layout.
     public struct LayerValue: Hashable, Sendable, Codable {
@@ -119,9 +174,11 @@ public struct ModelCard: Hashable, Sendable, Codable {
         }
     }
 
-    /// How raw pixels become the model's input.
+    /// How raw pixels become the model's input (docs/FORMAT.md §4.3).
     public struct Preprocessing: Hashable, Sendable, Codable {
-        /// "caffe", "tf", "torch", or "none" (the Keras Applications modes).
+        /// "caffe", "tf", "torch" or "none" (the Keras Applications modes), or
+        /// "torchvision" (torch's normalisation after a bilinear shorter-side
+        /// resize and a centre crop).
         public var mode: String?
         public var mean: [Float]?
         public var std: [Float]?
@@ -130,15 +187,26 @@ public struct ModelCard: Hashable, Sendable, Codable {
         public var channelOrder: String?
         /// [height, width].
         public var inputSize: [Int]?
+        /// Resize so the shorter side is this long (aspect kept), then centre-crop `inputSize`.
+        public var resizeShorterSide: Int?
+        /// "stretch" (straight to `inputSize`), "shorter-side", or "aspect-crop"
+        /// (Keras `keep_aspect_ratio`: centre-crop to the target's aspect, then resize).
+        public var resize: String?
+        /// PIL filter name: "nearest" (Keras's default), "bilinear" (torchvision's), …
+        public var interpolation: String?
 
         public init(mode: String? = nil, mean: [Float]? = nil, std: [Float]? = nil, scale: Float? = nil,
-                    channelOrder: String? = nil, inputSize: [Int]? = nil) {
+                    channelOrder: String? = nil, inputSize: [Int]? = nil, resizeShorterSide: Int? = nil,
+                    resize: String? = nil, interpolation: String? = nil) {
             self.mode = mode
             self.mean = mean
             self.std = std
             self.scale = scale
             self.channelOrder = channelOrder
             self.inputSize = inputSize
+            self.resizeShorterSide = resizeShorterSide
+            self.resize = resize
+            self.interpolation = interpolation
         }
     }
 }

@@ -79,6 +79,26 @@ public enum NPY {
         return magic + [1, 0, UInt8(hl & 0xFF), UInt8(hl >> 8)] + Array(header.utf8) + Array(t.bytes)
     }
 
+    /// A 1-D numpy unicode array (`<U` n, UTF-32LE, zero-padded to the longest
+    /// string), so file paths and class names load with `np.load` and no pickle.
+    public static func encode(strings: [String]) -> [UInt8] {
+        let scalars = strings.map { Array($0.unicodeScalars) }
+        let width = max(1, scalars.map(\.count).max() ?? 1)
+        var header = "{'descr': '<U\(width)', 'fortran_order': False, 'shape': (\(strings.count),), }"
+        let total = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
+        let hl = header.utf8.count
+        var out = magic + [1, 0, UInt8(hl & 0xFF), UInt8(hl >> 8)] + Array(header.utf8)
+        out.reserveCapacity(out.count + strings.count * width * 4)
+        for s in scalars {
+            for k in 0..<width {
+                let v = k < s.count ? s[k].value : 0
+                out += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)]
+            }
+        }
+        return out
+    }
+
     public static func write(_ t: Tensor, path: String) throws {
         do { try Data(encode(t)).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw ZooCoreError.io(path: path, operation: "write", errno: EIO)

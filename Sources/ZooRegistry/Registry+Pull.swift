@@ -333,17 +333,7 @@ extension Registry {
         let manifest = Manifest(name: name, variant: variant, digest: file.digest, model: modelPath,
                                 source: SourceInfo(sha256: blob.sha256, byteSize: blob.size, format: format, url: sourceURL, file: originalName, blob: blob.path),
                                 catalogEntry: entry?.name, parity: entry?.parity, converter: "zoo \(ZooVersion.string)")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(manifest)
-        let ref = refURL(name)
-        let tmpRef = url("tmp/ref-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json")
-        do {
-            try data.write(to: tmpRef)
-            guard rename(tmpRef.path, ref.path) == 0 else { throw RegistryError.io(path: ref.path, operation: "rename", detail: String(cString: strerror(errno))) }
-        } catch let e as RegistryError { throw e } catch {
-            throw RegistryError.io(path: ref.path, operation: "write", detail: error.localizedDescription)
-        }
+        try writeRef(manifest, name: name)
         return manifest
     }
 }
