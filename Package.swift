@@ -76,6 +76,8 @@ let package = Package(
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .executableTarget(name: "zoo", dependencies: ["ZooCommands"]),
+        // Driver for bench/transfer.sh (decode + preprocess and head-training timings).
+        .executableTarget(name: "zoo-bench", dependencies: ["ZooVision", "ZooTransfer"]),
 
         // Fixture manifests and helpers shared by the test targets.
         .target(name: "ZooTestSupport", dependencies: ["ZooCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")], path: "Tests/ZooTestSupport"),

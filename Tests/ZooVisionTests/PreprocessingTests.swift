@@ -36,12 +36,8 @@ import ZooTestSupport
                                   interpolation: Resampling(rawValue: c["interpolation"] as! String)!)
         let want = Self.values(try #require(Self.kerasArrays[key]))
         if c["stage"] as? String == "pixels" {
-            // Nearest (Keras's default) is exact. The convolution filters use PIL's
-            // fixed-point weights and clip between passes; Pillow 13 sometimes runs the
-            // vertical pass first, which moves a sample by one level, and by a few where
-            // bicubic/Lanczos lobes clip.
-            let tolerance: Float = switch p.interpolation { case .nearest: 0; case .bicubic, .lanczos: 8; default: 1 }
-            compare(p.pixels(image).pixels.map(Float.init), want, tolerance: tolerance, key)
+            // Resizing is PIL's, bit for bit: nearest and every convolution filter.
+            compare(p.pixels(image).pixels.map(Float.init), want, tolerance: 0, key)
         } else {
             compare(try p.tensor([image]).scalars(as: Float.self), want, tolerance: 1e-5, key)
         }
@@ -68,11 +64,11 @@ import ZooTestSupport
     func check(_ c: [String: Any], _ key: String, pixels: RGBImage, _ p: Preprocessing) throws {
         let want = Self.values(try #require(Self.torchArrays[key]))
         if c["stage"] as? String == "pixels" {
-            compare(pixels.pixels.map(Float.init), want, tolerance: 1, key)
+            compare(pixels.pixels.map(Float.init), want, tolerance: 0, key)
         } else {
             var out = [Float](repeating: 0, count: p.width * p.height * 3)
             out.withUnsafeMutableBufferPointer { p.write(pixels, into: $0.baseAddress!) }
-            compare(out, want, tolerance: 1 / 255 / 0.225 + 1e-5, key)
+            compare(out, want, tolerance: 1e-5, key)
         }
     }
 
