@@ -26,6 +26,7 @@ bench:
 	bench/pull.sh
 	bench/embeddings.sh
 	bench/dynamic.sh
+	bench/transfer.sh
 
 # Regenerate committed fixtures (needs Python + the pinned requirements).
 fixtures:

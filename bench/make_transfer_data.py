@@ -6,8 +6,8 @@
 - OUT_DIR/images/<class>/NNN.jpg: 400x300 JPEGs (PIL, quality 90, 4:2:0) with
   smooth gradients, shapes and noise, in 10 class folders (the size of a
   typical phone photo after a first downscale);
-- OUT_DIR/head.f32 / head.i64: 2,000 x 2,048 float32 features (10 Gaussian
-  clusters, like pooled ResNet50 features) and their int64 labels.
+- OUT_DIR/head.f32 / head.i64: 2,000 x 2,048 float32 features (10 overlapping
+  Gaussian clusters, rectified like pooled ResNet50 features) and their int64 labels.
 Seeded: the same command writes the same files.
 """
 import argparse
@@ -44,7 +44,7 @@ def main():
     n, dim, k = 2000, 2048, 10
     centers = rng.normal(0, 1, (k, dim)).astype(np.float32)
     labels = np.arange(n) % k
-    feats = np.maximum(centers[labels] + rng.normal(0, 2.5, (n, dim)).astype(np.float32), 0).astype(np.float32)
+    feats = np.maximum(centers[labels] + rng.normal(0, 12.0, (n, dim)).astype(np.float32), 0).astype(np.float32)
     feats.tofile(os.path.join(a.out, "head.f32"))
     labels.astype(np.int64).tofile(os.path.join(a.out, "head.i64"))
 

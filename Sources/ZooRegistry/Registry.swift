@@ -131,6 +131,8 @@ public final class Registry: @unchecked Sendable {
             sweep("blobs/sha256", \.removedBlobs)
             sweep("models/sha256", \.removedModels)
             sweep("tmp", \.removedTemporary, all: true)
+            // Cached features (zoo fit) are only a speed-up.
+            sweep("cache/features", \.removedTemporary, all: true)
             // Partial downloads are kept for resuming; gc drops them.
             sweep("downloads", \.removedTemporary, all: true)
             return r

@@ -80,8 +80,13 @@ final class JPEGDecoder {
         guard [1, 3, 4].contains(c) else {
             throw VisionError.unsupported(path: path, format: "JPEG", detail: "\(c) colour components")
         }
-        var raw = [UInt8](repeating: 0, count: w * h * c)
-        let status = raw.withUnsafeMutableBufferPointer { czoo_jpeg_read(handle, $0.baseAddress, $0.count, Int32(ImageLoader.maxProgressiveScans)) }
+        var status: Int32 = 0
+        let raw = [UInt8](unsafeUninitializedCapacity: w * h * c) { buffer, n in
+            status = czoo_jpeg_read(handle, buffer.baseAddress, buffer.count, Int32(ImageLoader.maxProgressiveScans))
+            // On failure the contents are never used; the count must still cover what is initialised.
+            if status != 0 { buffer.initialize(repeating: 0) }
+            n = buffer.count
+        }
         if status != 0 {
             throw VisionError.damaged(path: path, format: "JPEG", detail: czoo_jpeg_error(handle).map { String(cString: $0) } ?? "decoding failed")
         }

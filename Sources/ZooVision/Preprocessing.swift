@@ -194,33 +194,50 @@ public struct Preprocessing: Sendable, Equatable {
     public func write(_ image: RGBImage, into out: UnsafeMutablePointer<Float>) {
         precondition(image.width == width && image.height == height)
         let n = width * height
-        let planar = layout == .nchw
+        // Each output is a function of one 8-bit sample and its channel: a table
+        // computed with the framework's operations, in its order, gives the same floats.
+        let table = lookup
+        let order = mode == .caffe ? [2, 1, 0] : [0, 1, 2]
         image.pixels.withUnsafeBufferPointer { px in
-            for i in 0..<n {
-                for c in 0..<3 {
-                    var x = Float(px[3 * i + c])
-                    let channel: Int
-                    switch mode {
-                    case .caffe:
-                        // RGB→BGR, then the BGR mean.
-                        channel = 2 - c
-                        x -= Self.caffeMean[channel]
-                    case .tf:
-                        channel = c
-                        x /= 127.5
-                        x -= 1
-                    case .torch, .torchvision:
-                        channel = c
-                        x /= 255
-                        x -= Self.imagenetMean[c]
-                        x /= Self.imagenetStd[c]
-                    case .none:
-                        channel = c
+            table.withUnsafeBufferPointer { t in
+                if layout == .nchw {
+                    for c in 0..<3 {
+                        let dst = out + order[c] * n, tc = t.baseAddress! + c * 256
+                        for i in 0..<n { dst[i] = tc[Int(px[3 * i + c])] }
                     }
-                    out[planar ? channel * n + i : 3 * i + channel] = x
+                } else {
+                    for i in 0..<n {
+                        for c in 0..<3 { out[3 * i + order[c]] = t[c * 256 + Int(px[3 * i + c])] }
+                    }
                 }
             }
         }
+    }
+
+    /// The float each 8-bit value of each input channel (RGB) becomes.
+    var lookup: [Float] {
+        var t = [Float](repeating: 0, count: 768)
+        for c in 0..<3 {
+            for v in 0..<256 {
+                var x = Float(v)
+                switch mode {
+                case .caffe:
+                    // RGB→BGR, then the BGR mean: input channel c lands in 2 − c.
+                    x -= Self.caffeMean[2 - c]
+                case .tf:
+                    x /= 127.5
+                    x -= 1
+                case .torch, .torchvision:
+                    x /= 255
+                    x -= Self.imagenetMean[c]
+                    x /= Self.imagenetStd[c]
+                case .none:
+                    break
+                }
+                t[c * 256 + v] = x
+            }
+        }
+        return t
     }
 
     /// The batch tensor for `images` (decoded, any size): N × H × W × 3 or N × 3 × H × W.

@@ -143,53 +143,65 @@ extension RGBImage {
         return Coefficients(size: ksize, bounds: bounds, weights: weights)
     }
 
-    @inline(__always) static func clip8(_ v: Int) -> UInt8 {
-        if v >= 1 << (precisionBits + 8) { return 255 }
-        if v <= 0 { return 0 }
-        return UInt8(v >> precisionBits)
+    @inline(__always) static func clip8(_ v: Int32) -> UInt8 {
+        // PIL's clip8: the sum is 32-bit, shifted down then clamped to 0…255.
+        let shifted = v >> Int32(precisionBits)
+        return UInt8(truncatingIfNeeded: max(0, min(255, shifted)))
     }
 
     private func horizontal(_ c: Coefficients, _ w: Int, rows: Range<Int>) -> RGBImage {
         let h = rows.count
-        var out = [UInt8](repeating: 0, count: w * h * 3)
-        pixels.withUnsafeBufferPointer { src in
-            c.weights.withUnsafeBufferPointer { k in
-                out.withUnsafeMutableBufferPointer { dst in
+        let starts = c.bounds.map(\.start), counts = c.bounds.map(\.count)
+        let out = [UInt8](unsafeUninitializedCapacity: w * h * 3) { dst, n in
+            pixels.withUnsafeBufferPointer { src in
+                c.weights.withUnsafeBufferPointer { k in
+                    let bias = Int32(1 << (Self.precisionBits - 1))
                     for (yy, y) in rows.enumerated() {
-                        let row = y * width * 3
+                        let row = src.baseAddress! + y * width * 3
+                        let o = dst.baseAddress! + yy * w * 3
                         for x in 0..<w {
-                            let (xmin, n) = c.bounds[x]
-                            var s0 = 1 << (Self.precisionBits - 1), s1 = s0, s2 = s0
-                            for i in 0..<n {
-                                let wt = Int(k[x * c.size + i]), p = row + (xmin + i) * 3
-                                s0 += Int(src[p]) * wt; s1 += Int(src[p + 1]) * wt; s2 += Int(src[p + 2]) * wt
+                            let kx = k.baseAddress! + x * c.size
+                            var s0 = bias, s1 = bias, s2 = bias
+                            var p = row + starts[x] * 3
+                            for i in 0..<counts[x] {
+                                let wt = kx[i]
+                                s0 &+= Int32(p[0]) &* wt; s1 &+= Int32(p[1]) &* wt; s2 &+= Int32(p[2]) &* wt
+                                p += 3
                             }
-                            let d = (yy * w + x) * 3
-                            dst[d] = Self.clip8(s0); dst[d + 1] = Self.clip8(s1); dst[d + 2] = Self.clip8(s2)
+                            o[3 * x] = Self.clip8(s0); o[3 * x + 1] = Self.clip8(s1); o[3 * x + 2] = Self.clip8(s2)
                         }
                     }
                 }
             }
+            n = w * h * 3
         }
         return RGBImage(width: w, height: h, pixels: out)
     }
 
     private func vertical(_ c: Coefficients, _ h: Int) -> RGBImage {
-        var out = [UInt8](repeating: 0, count: width * h * 3)
         let rowBytes = width * 3
-        pixels.withUnsafeBufferPointer { src in
-            c.weights.withUnsafeBufferPointer { k in
-                out.withUnsafeMutableBufferPointer { dst in
-                    for y in 0..<h {
-                        let (ymin, n) = c.bounds[y]
-                        for x in 0..<rowBytes {
-                            var s = 1 << (Self.precisionBits - 1)
-                            for i in 0..<n { s += Int(src[(ymin + i) * rowBytes + x]) * Int(k[y * c.size + i]) }
-                            dst[y * rowBytes + x] = Self.clip8(s)
+        // Row by row: every tap adds a whole source row, so the inner loop is contiguous (and vectorises).
+        var acc = [Int32](repeating: 0, count: rowBytes)
+        let out = [UInt8](unsafeUninitializedCapacity: rowBytes * h) { dst, n in
+            pixels.withUnsafeBufferPointer { src in
+                c.weights.withUnsafeBufferPointer { k in
+                    acc.withUnsafeMutableBufferPointer { a in
+                        let bias = Int32(1 << (Self.precisionBits - 1))
+                        for y in 0..<h {
+                            let (ymin, taps) = c.bounds[y]
+                            for x in 0..<rowBytes { a[x] = bias }
+                            for i in 0..<taps {
+                                let wt = k[y * c.size + i]
+                                let r = src.baseAddress! + (ymin + i) * rowBytes
+                                for x in 0..<rowBytes { a[x] &+= Int32(r[x]) &* wt }
+                            }
+                            let o = dst.baseAddress! + y * rowBytes
+                            for x in 0..<rowBytes { o[x] = Self.clip8(a[x]) }
                         }
                     }
                 }
             }
+            n = rowBytes * h
         }
         return RGBImage(width: width, height: h, pixels: out)
     }
