@@ -57,7 +57,7 @@ let package = Package(
             "ZooCore", "ZooFormat", "CHDF5", "CZooZlib",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
-        .target(name: "ZooRuntime", dependencies: ["ZooCore", "ZooFormat", "CBLAS"]),
+        .target(name: "ZooRuntime", dependencies: ["ZooCore", "ZooFormat", "CBLAS", "CZooSupport"]),
         .target(name: "ZooEmbeddings", dependencies: [
             "ZooCore", "ZooFormat", "CZooZlib", "CBLAS", "CZooSupport",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),

@@ -48,22 +48,55 @@ enum ConvKernel {
     /// ResNet shortcut: act(conv + bias + residual)), in the same pass.
     static func run(_ p: ConvParams, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                     residual: UnsafePointer<Float>? = nil,
-                    y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?, threads: Int) {
+                    y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?, threads: Int, weightToken: UInt64 = 0) {
         let plane = p.oh * p.ow
         if p.isDepthwise {
             depthwise(p, x: x, w: w, bias: bias, residual: residual, y: y, threads: threads)
             return
         }
         let kSize = p.cg * p.kh * p.kw
+        if batchParallel(p, threads: threads) {
+            // A batch of at least one image per worker: each worker convolves whole
+            // images on its own (single-threaded GEMM, its own scratch), so the
+            // cores never wait for each other inside an image.
+            let block = blockColumns(rows: kSize, plane: plane, workers: 1)
+            parallelWorkers(p.n, threads: threads) { worker, images in
+                let col = scratch.map { $0 + worker * kSize * block }
+                for n in images {
+                    for g in 0..<p.group {
+                        let xg = x + (n * p.c + g * p.cg) * p.h * p.w
+                        let wg = w + g * p.mg * kSize
+                        let yg = y + (n * p.m + g * p.mg) * plane
+                        let bg = bias.map { $0 + g * p.mg }
+                        let rg = residual.map { $0 + (n * p.m + g * p.mg) * plane }
+                        let token = weightToken == 0 ? 0 : weightToken &+ UInt64(g)
+                        if p.isPointwise {
+                            Sgemm.nn(m: p.mg, n: plane, k: p.cg, a: wg, lda: p.cg, b: xg, ldb: plane, c: yg, ldc: plane, token: token)
+                            epilogue(yg, ld: plane, rows: 0..<p.mg, cols: 0..<plane, bias: bg, residual: rg, activation: p.activation)
+                            continue
+                        }
+                        for start in stride(from: 0, to: plane, by: block) {
+                            let cols = min(block, plane - start)
+                            im2col(p, x: xg, col: col!, start: start, cols: cols, rows: 0..<kSize)
+                            Sgemm.nn(m: p.mg, n: cols, k: kSize, a: wg, lda: kSize, b: col!, ldb: cols, c: yg + start, ldc: plane, token: token)
+                            epilogue(yg, ld: plane, rows: 0..<p.mg, cols: start..<(start + cols), bias: bg, residual: rg, activation: p.activation)
+                        }
+                    }
+                }
+            }
+            return
+        }
         for n in 0..<p.n {
             for g in 0..<p.group {
                 let xg = x + (n * p.c + g * p.cg) * p.h * p.w
                 let wg = w + g * p.mg * kSize
                 let yg = y + (n * p.m + g * p.mg) * plane
                 let bg = bias.map { $0 + g * p.mg }
+                // Each group's filters are a different constant matrix.
+                let token = weightToken == 0 ? 0 : weightToken &+ UInt64(g)
                 let rg = residual.map { $0 + (n * p.m + g * p.mg) * plane }
                 if p.isPointwise {
-                    Gemm.parallel(m: p.mg, n: plane, k: p.cg, a: wg, lda: p.cg, b: xg, ldb: plane, c: yg, ldc: plane, threads: threads) { rows, cols in
+                    Gemm.parallel(m: p.mg, n: plane, k: p.cg, a: wg, lda: p.cg, b: xg, ldb: plane, c: yg, ldc: plane, threads: threads, token: token) { rows, cols in
                         epilogue(yg, ld: plane, rows: rows, cols: cols, bias: bg, residual: rg, activation: p.activation)
                     }
                     continue
@@ -73,7 +106,7 @@ enum ConvKernel {
                     parallelFor(kSize, threads: threads, grain: 64) { rows in
                         im2col(p, x: xg, col: scratch!, start: 0, cols: plane, rows: rows)
                     }
-                    Gemm.parallel(m: p.mg, n: plane, k: kSize, a: wg, lda: kSize, b: scratch!, ldb: plane, c: yg, ldc: plane, threads: threads) { rows, cols in
+                    Gemm.parallel(m: p.mg, n: plane, k: kSize, a: wg, lda: kSize, b: scratch!, ldb: plane, c: yg, ldc: plane, threads: threads, token: token) { rows, cols in
                         epilogue(yg, ld: plane, rows: rows, cols: cols, bias: bg, residual: rg, activation: p.activation)
                     }
                     continue
@@ -85,8 +118,7 @@ enum ConvKernel {
                         let start = bi * block, cols = min(block, plane - start)
                         let col = scratch! + worker * kSize * block
                         im2col(p, x: xg, col: col, start: start, cols: cols, rows: 0..<kSize)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(p.mg), Int32(cols), Int32(kSize),
-                                    1, wg, Int32(kSize), col, Int32(cols), 0, yg + start, Int32(plane))
+                        Sgemm.nn(m: p.mg, n: cols, k: kSize, a: wg, lda: kSize, b: col, ldb: cols, c: yg + start, ldc: plane, token: token)
                         epilogue(yg, ld: plane, rows: 0..<p.mg, cols: start..<(start + cols), bias: bg, residual: rg, activation: p.activation)
                     }
                 }
@@ -94,10 +126,16 @@ enum ConvKernel {
         }
     }
 
+    /// Whether `run` splits the batch (whole images per worker) rather than each image.
+    static func batchParallel(_ p: ConvParams, threads: Int) -> Bool {
+        threads > 1 && p.n >= threads && !p.isDepthwise
+    }
+
     /// Scratch floats `run` needs for `threads` workers.
     static func scratchFloats(_ p: ConvParams, threads: Int) -> Int {
         if p.isPointwise || p.isDepthwise { return 0 }
         let kSize = p.cg * p.kh * p.kw, plane = p.oh * p.ow
+        if batchParallel(p, threads: threads) { return threads * kSize * blockColumns(rows: kSize, plane: plane, workers: 1) }
         if plane < Gemm.columnSplitThreshold * threads { return kSize * plane }
         let block = blockColumns(rows: kSize, plane: plane, workers: threads)
         return threads * kSize * block

@@ -1,4 +1,5 @@
 import CBLAS
+import CZooSupport
 import Foundation
 import ZooCore
 
@@ -191,6 +192,27 @@ enum Elementwise {
 }
 
 /// Matrix products on our threads over single-threaded BLAS calls.
+/// Which matrix-multiply kernel the runtime uses: zoo's AVX-512 micro-kernel
+/// (`CZooSupport/gemm.c`) when the CPU has AVX-512F, else OpenBLAS. The
+/// choice is made at run time, so one build serves every x86-64 machine.
+public enum KernelSelection {
+    /// Whether the AVX-512 kernel is in use.
+    public static var vectorised: Bool { czoo_sgemm_available() != 0 }
+    /// Forces the portable (BLAS) path, as `ZOO_KERNELS=portable` does; for tests and comparisons.
+    public static func forcePortable(_ on: Bool) { czoo_sgemm_force_portable(on ? 1 : 0) }
+}
+
+/// C[m×n] = A[m×k] · B[k×n], row-major, on the calling thread.
+enum Sgemm {
+    @inline(__always)
+    static func nn(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                   c: UnsafeMutablePointer<Float>, ldc: Int, token: UInt64 = 0) {
+        // `token` names a constant A (see czoo_sgemm_cached): its packed panels are reused.
+        if czoo_sgemm_cached(Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc), 0, token) == 0 { return }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+    }
+}
+
 enum Gemm {
     /// Below this many output columns per worker, split by rows instead:
     /// BLAS is inefficient on narrow blocks.
@@ -200,19 +222,17 @@ enum Gemm {
     /// threads by columns (or by rows when there are few columns); `finish`
     /// runs on each finished block, while it is in cache.
     static func parallel(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                         c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, finish: (Range<Int>, Range<Int>) -> Void) {
+                         c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, token: UInt64 = 0, finish: (Range<Int>, Range<Int>) -> Void) {
         let flops = 2 * m * n * k
         let workers = flops < (1 << 21) ? 1 : threads
         if n >= columnSplitThreshold * workers || m < workers * 16 {
             parallelFor(n, threads: workers, grain: 16) { cols in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(cols.count), Int32(k), 1, a, Int32(lda),
-                            b + cols.lowerBound, Int32(ldb), 0, c + cols.lowerBound, Int32(ldc))
+                Sgemm.nn(m: m, n: cols.count, k: k, a: a, lda: lda, b: b + cols.lowerBound, ldb: ldb, c: c + cols.lowerBound, ldc: ldc, token: token)
                 finish(0..<m, cols)
             }
         } else {
             parallelFor(m, threads: workers, grain: 16) { rows in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(n), Int32(k), 1, a + rows.lowerBound * lda, Int32(lda),
-                            b, Int32(ldb), 0, c + rows.lowerBound * ldc, Int32(ldc))
+                Sgemm.nn(m: rows.count, n: n, k: k, a: a + rows.lowerBound * lda, lda: lda, b: b, ldb: ldb, c: c + rows.lowerBound * ldc, ldc: ldc)
                 finish(rows, 0..<n)
             }
         }

@@ -17,4 +17,5 @@ int czoo_start_writeback(int fd, long long offset, long long length);
 static inline void czoo_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 
 #include "CZooKernels.h"
+#include "CZooGemm.h"
 #endif

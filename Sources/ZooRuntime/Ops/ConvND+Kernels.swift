@@ -363,8 +363,7 @@ enum ConvNDKernels {
                         for bi in range {
                             let start = bi * block, cols = min(block, plane - start)
                             im2col(g, x: xg, col: col, start: start, cols: cols, rows: 0..<kSize)
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(mg), Int32(cols), Int32(kSize),
-                                        1, wg, Int32(kSize), col, Int32(cols), 0, yg + start, Int32(plane))
+                            Sgemm.nn(m: mg, n: cols, k: kSize, a: wg, lda: kSize, b: col, ldb: cols, c: yg + start, ldc: plane)
                             ConvKernel.epilogue(yg, ld: plane, rows: 0..<mg, cols: start..<(start + cols), bias: bg, residual: rg,
                                                 activation: epilogueActivation)
                         }
@@ -653,8 +652,7 @@ enum ConvNDKernels {
                                 dst[j] = v
                             }
                         }
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(mg), Int32(cols), Int32(kSize),
-                                    1, wg, Int32(kSize), col, Int32(cols), 0, yg + start, Int32(plane))
+                        Sgemm.nn(m: mg, n: cols, k: kSize, a: wg, lda: kSize, b: col, ldb: cols, c: yg + start, ldc: plane)
                         ConvKernel.epilogue(yg, ld: plane, rows: 0..<mg, cols: start..<(start + cols), bias: bg, activation: .none)
                     }
                 }
