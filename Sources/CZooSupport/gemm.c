@@ -186,6 +186,39 @@ int czoo_sgemm_cached(int m, int n, int k, const float *a, int lda, const float 
 int czoo_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate) {
     return czoo_sgemm_cached(m, n, k, a, lda, b, ldb, c, ldc, accumulate, 0);
 }
+
+size_t czoo_sgemm_packed_floats(int m, int k) { return (size_t)((m + MR - 1) / MR) * MR * (size_t)(k > 0 ? k : 0); }
+
+void czoo_sgemm_pack(int m, int k, const float *a, int lda, float *out) { pack_all_a(a, lda, m, k, out); }
+
+int czoo_sgemm_packed(int m, int n, int k, const float *packed, int row_begin, int row_end, const float *b, int ldb, float *c, int ldc) {
+    if (!czoo_sgemm_available()) return -1;
+    if (row_begin % MR != 0 || row_begin < 0 || row_end > m || row_begin >= row_end || n <= 0) return row_begin >= row_end || n <= 0 ? 0 : -1;
+    if (k <= 0) {
+        for (int r = row_begin; r < row_end; r++) memset(c + (size_t)r * ldc, 0, (size_t)n * sizeof(float));
+        return 0;
+    }
+    float *pb = grow(&panel_b, &cap_b, (size_t)NC * KC);
+    if (!pb) return -1;
+    size_t panels = (size_t)(m + MR - 1) / MR;
+    size_t p0 = (size_t)row_begin / MR, p1 = ((size_t)row_end + MR - 1) / MR;
+    for (int k0 = 0; k0 < k; k0 += KC) {
+        int kc = k - k0 < KC ? k - k0 : KC;
+        const float *blockA = packed + panels * MR * (size_t)k0;
+        for (int n0 = 0; n0 < n; n0 += NC) {
+            int nb = n - n0 < NC ? n - n0 : NC;
+            for (int j = 0; j < nb; j += NR) pack_b(b, ldb, n0 + j, nb - j < NR ? nb - j : NR, k0, kc, pb + (size_t)(j / NR) * NR * kc);
+            for (size_t p = p0; p < p1; p++) {
+                int m0 = (int)p * MR, mr = row_end - m0 < MR ? row_end - m0 : MR;
+                for (int j = 0; j < nb; j += NR) {
+                    kernel_12x32(kc, blockA + p * MR * kc, pb + (size_t)(j / NR) * NR * kc, c + (size_t)m0 * ldc + n0 + j, ldc, mr,
+                                 nb - j < NR ? nb - j : NR, k0 > 0);
+                }
+            }
+        }
+    }
+    return 0;
+}
 #else
 int czoo_sgemm_cached(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate,
                       unsigned long long token) {
@@ -194,5 +227,11 @@ int czoo_sgemm_cached(int m, int n, int k, const float *a, int lda, const float 
 }
 int czoo_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate) {
     return czoo_sgemm_cached(m, n, k, a, lda, b, ldb, c, ldc, accumulate, 0);
+}
+size_t czoo_sgemm_packed_floats(int m, int k) { (void)m; (void)k; return 0; }
+void czoo_sgemm_pack(int m, int k, const float *a, int lda, float *out) { (void)m; (void)k; (void)a; (void)lda; (void)out; }
+int czoo_sgemm_packed(int m, int n, int k, const float *packed, int row_begin, int row_end, const float *b, int ldb, float *c, int ldc) {
+    (void)m; (void)n; (void)k; (void)packed; (void)row_begin; (void)row_end; (void)b; (void)ldb; (void)c; (void)ldc;
+    return -1;
 }
 #endif

@@ -28,6 +28,24 @@ public final class InferenceSession: @unchecked Sendable {
     /// Unique for the life of the process: names this session's constant weights to the GEMM's packing cache.
     let id: UInt64 = InferenceSession.nextID()
 
+    /// Convolution filters packed for the GEMM kernel at their first run, per step and group.
+    private var packed: [Int: [PackedMatrix]] = [:]
+
+    /// The packed filters of step `step` (one matrix per group), made on first use.
+    /// Runs are serialised, so the table needs no lock of its own.
+    func packedFilters(step: Int, weights: UnsafePointer<Float>, params p: ConvParams) -> [PackedMatrix]? {
+        if let known = packed[step] { return known.isEmpty ? nil : known }
+        let kSize = p.cg * p.kh * p.kw
+        var groups: [PackedMatrix] = []
+        for g in 0..<p.group {
+            guard let m = PackedMatrix(m: p.mg, k: kSize, a: weights + g * p.mg * kSize, lda: kSize) else { break }
+            groups.append(m)
+        }
+        if groups.count != p.group { groups = [] }
+        packed[step] = groups
+        return groups.isEmpty ? nil : groups
+    }
+
     private static let idLock = NSLock()
     nonisolated(unsafe) private static var lastID: UInt64 = 0
     private static func nextID() -> UInt64 {

@@ -213,6 +213,37 @@ enum Sgemm {
     }
 }
 
+/// A constant matrix (a convolution's filters) packed once into the AVX-512
+/// kernel's panels, kept for the session's lifetime.
+final class PackedMatrix: @unchecked Sendable {
+    /// Rows per panel: row ranges given to `Sgemm.packed` start at multiples of this.
+    static let panelRows = 12
+    let m: Int, k: Int
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+
+    /// nil when the kernel is not in use (portable path).
+    init?(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
+        guard KernelSelection.vectorised, m > 0, k > 0 else { return nil }
+        self.m = m
+        self.k = k
+        count = czoo_sgemm_packed_floats(Int32(m), Int32(k))
+        pointer = .allocate(capacity: count)
+        czoo_sgemm_pack(Int32(m), Int32(k), a, Int32(lda), pointer)
+    }
+
+    deinit { pointer.deallocate() }
+
+    var bytes: Int { count * 4 }
+}
+
+extension Sgemm {
+    /// Rows `rows` of C = A·B with A prepacked; false when the kernel is unavailable (nothing written).
+    static func packed(_ a: PackedMatrix, rows: Range<Int>, n: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+        czoo_sgemm_packed(Int32(a.m), Int32(n), Int32(a.k), a.pointer, Int32(rows.lowerBound), Int32(rows.upperBound), b, Int32(ldb), c, Int32(ldc)) == 0
+    }
+}
+
 enum Gemm {
     /// Below this many output columns per worker, split by rows instead:
     /// BLAS is inefficient on narrow blocks.
@@ -222,9 +253,31 @@ enum Gemm {
     /// threads by columns (or by rows when there are few columns); `finish`
     /// runs on each finished block, while it is in cache.
     static func parallel(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                         c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, token: UInt64 = 0, finish: (Range<Int>, Range<Int>) -> Void) {
+                         c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, token: UInt64 = 0, packed: PackedMatrix? = nil,
+                         finish: (Range<Int>, Range<Int>) -> Void) {
         let flops = 2 * m * n * k
         let workers = flops < (1 << 21) ? 1 : threads
+        if let packed, packed.m == m, packed.k == k {
+            if n >= columnSplitThreshold * workers || m < workers * 2 * PackedMatrix.panelRows {
+                parallelFor(n, threads: workers, grain: 16) { cols in
+                    if !Sgemm.packed(packed, rows: 0..<m, n: cols.count, b: b + cols.lowerBound, ldb: ldb, c: c + cols.lowerBound, ldc: ldc) {
+                        Sgemm.nn(m: m, n: cols.count, k: k, a: a, lda: lda, b: b + cols.lowerBound, ldb: ldb, c: c + cols.lowerBound, ldc: ldc)
+                    }
+                    finish(0..<m, cols)
+                }
+            } else {
+                // Split by whole panels of rows.
+                let panels = (m + PackedMatrix.panelRows - 1) / PackedMatrix.panelRows
+                parallelFor(panels, threads: workers) { ps in
+                    let rows = (ps.lowerBound * PackedMatrix.panelRows)..<min(m, ps.upperBound * PackedMatrix.panelRows)
+                    if !Sgemm.packed(packed, rows: rows, n: n, b: b, ldb: ldb, c: c, ldc: ldc) {
+                        Sgemm.nn(m: rows.count, n: n, k: k, a: a + rows.lowerBound * lda, lda: lda, b: b, ldb: ldb, c: c + rows.lowerBound * ldc, ldc: ldc)
+                    }
+                    finish(rows, 0..<n)
+                }
+            }
+            return
+        }
         if n >= columnSplitThreshold * workers || m < workers * 16 {
             parallelFor(n, threads: workers, grain: 16) { cols in
                 Sgemm.nn(m: m, n: cols.count, k: k, a: a, lda: lda, b: b + cols.lowerBound, ldb: ldb, c: c + cols.lowerBound, ldc: ldc, token: token)

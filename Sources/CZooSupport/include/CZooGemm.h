@@ -27,4 +27,12 @@ int czoo_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int
    block. token 0 means no caching. */
 int czoo_sgemm_cached(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate,
                       unsigned long long token);
+
+/* Weights packed once (at model load) into the kernel's panels: floats needed,
+   the packing itself, and the product for output rows [row_begin, row_end)
+   (row_begin a multiple of 12, the panel height), C pointing at row 0.
+   czoo_sgemm_packed returns -1 (nothing written) when the CPU lacks AVX-512F. */
+size_t czoo_sgemm_packed_floats(int m, int k);
+void czoo_sgemm_pack(int m, int k, const float *a, int lda, float *out);
+int czoo_sgemm_packed(int m, int n, int k, const float *packed, int row_begin, int row_end, const float *b, int ldb, float *c, int ldc);
 #endif
