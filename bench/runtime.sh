@@ -42,7 +42,7 @@ for m in "${names[@]}"; do
   esac
   src="$mdir/$m.onnx" dst="$mdir/$m.zoo"
   [ -f "$src" ] || python3 bench/make_models.py "$mdir" --only "$m"
-  "$zoo" convert "$src" -o "$dst" >/dev/null
+  "$zoo" convert "$src" -o "$dst" -f >/dev/null
   for b in 1 8; do
     x="$mdir/input_${size}_b$b.npy"
     [ -f "$x" ] || python3 -c "import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng($b).standard_normal(($b, 3, $size, $size), dtype=np.float32))" "$x"
