@@ -46,30 +46,50 @@ enum PoolKernel {
 
     /// Average over the window. With count_include_pad the divisor counts the
     /// padded positions inside [−pad_begin, size + pad_end), as onnxruntime does;
-    /// without it, only the input positions.
+    /// without it, only the input positions. Taps are summed row by row over each
+    /// output row's valid range (in the window's order, so the sums are the same
+    /// as tap by tap per output), and the divisor factors into a row count times
+    /// a column count.
     static func averagePool(_ p: PoolParams, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, threads: Int) {
         let plane = p.oh * p.ow
+        let ranges: [(lo: Int, hi: Int, shift: Int)] = (0..<p.kw).map { kj in
+            let shift = kj * p.dilW - p.padLeft
+            let lo = shift >= 0 ? 0 : min(p.ow, (-shift + p.strideW - 1) / p.strideW)
+            let hi = max(lo, min(p.ow, (p.w - 1 - shift) >= 0 ? (p.w - 1 - shift) / p.strideW + 1 : 0))
+            return (lo, hi, shift)
+        }
+        func count(_ o: Int, stride: Int, pad: Int, dil: Int, k: Int, size: Int, padEnd: Int, includePad: Bool) -> Int {
+            var n = 0
+            for t in 0..<k {
+                let i = o * stride - pad + t * dil
+                if includePad ? (i >= -pad && i < size + padEnd) : (i >= 0 && i < size) { n += 1 }
+            }
+            return n
+        }
+        let colCount = (0..<p.ow).map { count($0, stride: p.strideW, pad: p.padLeft, dil: p.dilW, k: p.kw, size: p.w, padEnd: p.padRight, includePad: p.countIncludePad) }
+        let rowCount = (0..<p.oh).map { count($0, stride: p.strideH, pad: p.padTop, dil: p.dilH, k: p.kh, size: p.h, padEnd: p.padBottom, includePad: p.countIncludePad) }
         parallelFor(p.n * p.c, threads: threads, grain: max(1, 4096 / max(plane, 1))) { r in
             for nc in r {
-                let src = x + nc * p.h * p.w, dst = y + nc * plane
+                let src = x + nc * p.h * p.w
                 for oh in 0..<p.oh {
-                    for ow in 0..<p.ow {
-                        var sum: Float = 0
-                        var inside = 0, padded = 0
-                        for i in 0..<p.kh {
-                            let ih = oh * p.strideH - p.padTop + i * p.dilH
-                            let rowInPad = ih >= -p.padTop && ih < p.h + p.padBottom
-                            for j in 0..<p.kw {
-                                let iw = ow * p.strideW - p.padLeft + j * p.dilW
-                                if rowInPad && iw >= -p.padLeft && iw < p.w + p.padRight { padded += 1 }
-                                if ih >= 0 && ih < p.h && iw >= 0 && iw < p.w {
-                                    sum += src[ih * p.w + iw]
-                                    inside += 1
-                                }
+                    let row = y + nc * plane + oh * p.ow
+                    row.update(repeating: 0, count: p.ow)
+                    for i in 0..<p.kh {
+                        let ih = oh * p.strideH - p.padTop + i * p.dilH
+                        if ih < 0 || ih >= p.h { continue }
+                        let srow = src + ih * p.w
+                        for (lo, hi, shift) in ranges {
+                            if p.strideW == 1 {
+                                for ow in lo..<hi { row[ow] += srow[ow + shift] }
+                            } else {
+                                for ow in lo..<hi { row[ow] += srow[ow * p.strideW + shift] }
                             }
                         }
-                        let divisor = p.countIncludePad ? padded : inside
-                        dst[oh * p.ow + ow] = divisor > 0 ? sum / Float(divisor) : 0
+                    }
+                    let rows = rowCount[oh]
+                    for ow in 0..<p.ow {
+                        let divisor = rows * colCount[ow]
+                        row[ow] = divisor > 0 ? row[ow] / Float(divisor) : 0
                     }
                 }
             }
