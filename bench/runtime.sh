@@ -5,7 +5,10 @@
 # throughput, peak RSS of each process, and zoo-vs-ORT parity on the batch-1 output.
 # Usage: bench/runtime.sh [OUT_DIR]   (default bench/out; nothing here is committed)
 #   THREADS=2   threads for both engines (ORT: intra_op_num_threads; zoo: --threads)
-#   MODELS=resnet50,vgg16,mobilenetv2,inception_v3   a subset, comma-separated
+#   MODELS=resnet50,vgg16,mobilenetv2,inception_v3   a subset, comma-separated; also
+#               densenet121, squeezenet1_1, shufflenet_v2, efficientnet_b0 (torchvision exports,
+#               bench/make_torchvision_models.py, made with TORCH_VENV=/tmp/torch-venv, the
+#               venv of `make test-exports`; skipped with a note when it is missing)
 #   PROCS=3     fresh processes per engine and batch, interleaved ORT, zoo, ORT, zoo...;
 #               the table keeps each engine's best median. The shared 2-core VM's speed
 #               drifts for seconds to minutes at a time (ORT's MobileNetV2 batch 1 was
@@ -38,10 +41,19 @@ for m in "${names[@]}"; do
   case "$m" in
     inception_v3) size=299 ;;
     resnet50 | vgg16 | mobilenetv2) size=224 ;;
+    densenet121 | squeezenet1_1 | shufflenet_v2 | efficientnet_b0) size=224 ;;
     *) echo "runtime.sh: unknown model $m" >&2; exit 64 ;;
   esac
   src="$mdir/$m.onnx" dst="$mdir/$m.zoo"
-  [ -f "$src" ] || python3 bench/make_models.py "$mdir" --only "$m"
+  case "$m" in
+    densenet121 | squeezenet1_1 | shufflenet_v2 | efficientnet_b0)
+      tv=${TORCH_VENV:-/tmp/torch-venv}
+      if [ ! -f "$src" ]; then
+        if [ ! -x "$tv/bin/python" ]; then echo "runtime.sh: $m needs the torch venv ($tv; make test-exports creates it): skipped" >&2; continue; fi
+        "$tv/bin/python" bench/make_torchvision_models.py "$mdir" --only "$m" >/dev/null
+      fi ;;
+    *) [ -f "$src" ] || python3 bench/make_models.py "$mdir" --only "$m" ;;
+  esac
   "$zoo" convert "$src" -o "$dst" -f >/dev/null
   for b in 1 8; do
     x="$mdir/input_${size}_b$b.npy"
@@ -137,7 +149,11 @@ print(f"Threads: {threads} for both engines. Batch 1: median latency (ms) of 20 
 print()
 print("| model | b1 zoo ms | b1 ORT ms | b1 ratio | b8 zoo img/s | b8 ORT img/s | b8 ratio | peak RSS zoo | peak RSS ORT | parity max abs error |")
 print("|---|---|---|---|---|---|---|---|---|---|")
+import glob
 for m in models:
+    if not glob.glob(f"{res}/{m}.b1.*"):
+        print(f"| {m} | skipped (no model: see the note above) | | | | | | | | |")
+        continue
     (z1, zr1), (z8, zr8) = best(runs(m, 1, "zoo")), best(runs(m, 8, "zoo"))
     (o1, or1), (o8, or8) = best(runs(m, 1, "ort")), best(runs(m, 8, "ort"))
     zt8, ot8 = (None if z8 is None else 8e3 / z8), 8e3 / o8
