@@ -33,7 +33,26 @@ enum PoolKernel {
                         let srow = src + ih * p.w
                         for (lo, hi, shift) in ranges {
                             if p.strideW == 1 {
-                                for ow in lo..<hi { row[ow] = max(row[ow], srow[ow + shift]) }
+                                var ow = lo
+                                // Eight outputs per step; the same comparison as the scalar loop.
+                                while ow + 8 <= hi {
+                                    let v = UnsafeRawPointer(srow + ow + shift).loadUnaligned(as: SIMD8<Float>.self)
+                                    let r = UnsafeRawPointer(row + ow).loadUnaligned(as: SIMD8<Float>.self)
+                                    UnsafeMutableRawPointer(row + ow).storeBytes(of: r.replacing(with: v, where: v .> r), as: SIMD8<Float>.self)
+                                    ow += 8
+                                }
+                                while ow < hi { if srow[ow + shift] > row[ow] { row[ow] = srow[ow + shift] }; ow += 1 }
+                            } else if p.strideW == 2 {
+                                var ow = lo
+                                // Sixteen consecutive inputs give eight outputs (the even lanes);
+                                // only while all sixteen lie inside the row.
+                                while ow + 8 <= hi && 2 * ow + shift + 16 <= p.w {
+                                    let v = UnsafeRawPointer(srow + 2 * ow + shift).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                                    let r = UnsafeRawPointer(row + ow).loadUnaligned(as: SIMD8<Float>.self)
+                                    UnsafeMutableRawPointer(row + ow).storeBytes(of: r.replacing(with: v, where: v .> r), as: SIMD8<Float>.self)
+                                    ow += 8
+                                }
+                                while ow < hi { if srow[2 * ow + shift] > row[ow] { row[ow] = srow[2 * ow + shift] }; ow += 1 }
                             } else {
                                 for ow in lo..<hi { row[ow] = max(row[ow], srow[ow * p.strideW + shift]) }
                             }
