@@ -32,7 +32,7 @@ for name in alexnet_tiny vgg_block resnet_bottleneck mobilenetv2_block inception
     status=67
   fi
   err=$(printf '%s' "$report" | python3 -c 'import json,sys; print("%.2e" % max(r["maxAbsError"] for r in json.load(sys.stdin)))' 2>/dev/null || echo "?")
-  digest=$("$zoo" info --json "demo-$name" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"][7:19])')
+  digest=$("$zoo" info --json "demo-$name" | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifest"]["digest"][7:19])')
   rows+=("$(printf '%-26s %-14s %-8s %-10s %s' "demo-$name" "$digest" ok "$err" "$verdict")")
 done
 echo "== pull → convert → verify → parity against onnxruntime (bundled models, offline)"
