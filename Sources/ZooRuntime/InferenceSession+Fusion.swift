@@ -4,7 +4,8 @@ import ZooCore
 extension InferenceSession {
     /// Load-time rewrites: BatchNormalization folded into the Conv before it,
     /// residual Adds folded into the Conv that feeds them, then Relu / Clip /
-    /// LeakyRelu folded into the Conv, Gemm or Add before them.
+    /// LeakyRelu folded into the Conv, Gemm or Add before them, and x · Sigmoid(x)
+    /// (SiLU) folded into the producer of x.
     /// A value that is read twice, is a requested output, or has non-constant
     /// parameters is left alone.
     static func fuse(_ steps: inout [Step], constants: inout [String: Constant], keep: Set<String>) throws {
@@ -89,6 +90,25 @@ extension InferenceSession {
             }
             steps[p].activation = activation
             steps[p].node.outputs = a.outputs
+            steps.remove(at: i)
+            r = readers()
+        }
+
+        // SiLU: Mul(x, Sigmoid(x)) with x read only by those two and the Sigmoid's
+        // output only by the Mul becomes the producer of x with a fused x·sigmoid(x).
+        i = 0
+        while i < steps.count {
+            let sig = steps[i].node
+            guard sig.op == "Sigmoid", let x = sig.inputs.first, let u = sig.outputs.first, r[x] == 2, r[u] == 1,
+                  !keep.contains(x), !keep.contains(u), let p = producer(of: x), p < i,
+                  steps[p].kernel.takesActivation, steps[p].activation == .none,
+                  let j = steps.firstIndex(where: { $0.node.op == "Mul" && Set($0.node.inputs) == [x, u] && $0.node.inputs.count == 2 }), j > i else {
+                i += 1
+                continue
+            }
+            steps[p].activation = .silu
+            steps[p].node.outputs = steps[j].node.outputs
+            steps.remove(at: j)
             steps.remove(at: i)
             r = readers()
         }

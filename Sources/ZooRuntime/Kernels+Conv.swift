@@ -1,4 +1,5 @@
 import CBLAS
+import CZooSupport
 import Foundation
 
 /// Activation fused into a producer's epilogue (Conv/Gemm + Relu/Clip/LeakyRelu).
@@ -7,6 +8,9 @@ enum Activation: Equatable {
     case relu
     case clip(Float, Float)
     case leaky(Float)
+    /// x · sigmoid(x) (SiLU / Swish, EfficientNet's activation): a Sigmoid and the Mul of
+    /// its input by it, fused (16 lanes with AVX-512, `czoo_silu_inplace`).
+    case silu
 }
 
 /// Static parameters of a 2-D convolution (1-D convolutions run as H = 1).
@@ -295,7 +299,27 @@ enum ConvKernel {
                             let (lo, hi, shift) = ranges[j]
                             if p.strideW == 1 {
                                 let s = srow + shift
-                                for ow in lo..<hi { row[ow] += s[ow] * kv }
+                                var ow = lo
+                                // Eight outputs per step, the same multiply and add as the scalar loop.
+                                let kv8 = SIMD8<Float>(repeating: kv)
+                                while ow + 8 <= hi {
+                                    let acc = UnsafeRawPointer(row + ow).loadUnaligned(as: SIMD8<Float>.self)
+                                    let v = UnsafeRawPointer(s + ow).loadUnaligned(as: SIMD8<Float>.self)
+                                    UnsafeMutableRawPointer(row + ow).storeBytes(of: acc + v * kv8, as: SIMD8<Float>.self)
+                                    ow += 8
+                                }
+                                while ow < hi { row[ow] += s[ow] * kv; ow += 1 }
+                            } else if p.strideW == 2 {
+                                var ow = lo
+                                let kv8 = SIMD8<Float>(repeating: kv)
+                                // Sixteen consecutive inputs, the even lanes, while all sixteen are inside the row.
+                                while ow + 8 <= hi && 2 * ow + shift + 16 <= p.w {
+                                    let acc = UnsafeRawPointer(row + ow).loadUnaligned(as: SIMD8<Float>.self)
+                                    let v = UnsafeRawPointer(srow + 2 * ow + shift).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                                    UnsafeMutableRawPointer(row + ow).storeBytes(of: acc + v * kv8, as: SIMD8<Float>.self)
+                                    ow += 8
+                                }
+                                while ow < hi { row[ow] += srow[2 * ow + shift] * kv; ow += 1 }
                             } else {
                                 for ow in lo..<hi { row[ow] += srow[ow * p.strideW + shift] * kv }
                             }
@@ -316,6 +340,7 @@ enum Activations {
         case .relu: for i in 0..<count { y[i] = max(y[i], 0) }
         case .clip(let lo, let hi): for i in 0..<count { y[i] = min(max(y[i], lo), hi) }
         case .leaky(let s): for i in 0..<count { let v = y[i]; y[i] = v >= 0 ? v : v * s }
+        case .silu: czoo_silu_inplace(y, count)
         }
     }
 }

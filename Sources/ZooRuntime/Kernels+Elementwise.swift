@@ -109,7 +109,7 @@ enum Elementwise {
             case .softplus: for i in r { let v = x[i]; y[i] = v > 20 ? v : log1pf(expf(v)) }
             case .softsign: for i in r { let v = x[i]; y[i] = v / (1 + abs(v)) }
             case .clip(let lo, let hi): for i in r { y[i] = min(max(x[i], lo), hi) }
-            case .sigmoid: for i in r { y[i] = 1 / (1 + expf(-x[i])) }
+            case .sigmoid: czoo_sigmoid(x + r.lowerBound, y + r.lowerBound, r.count)
             case .tanh: for i in r { y[i] = tanhf(x[i]) }
             case .hardSigmoid(let a, let b): for i in r { y[i] = max(0, min(1, a * x[i] + b)) }
             case .hardSwish: for i in r { let v = x[i]; y[i] = v * max(0, min(1, v / 6 + 0.5)) }

@@ -68,3 +68,30 @@ import ZooONNX
         }
     }
 }
+
+/// x · Sigmoid(x) after a convolution (EfficientNet's SiLU) is fused into the convolution;
+/// the fused and unfused runs of the same graph agree.
+@Suite struct SiLUFusionTests {
+    @Test func convSigmoidMulFusesAndMatchesTheUnfusedGraph() throws {
+        let w: [Float] = (0..<108).map { (i: Int) -> Float in Float((i * 37) % 19 - 9) / 10 }
+        let b: [Float] = [0.5, -1, 0.25, 2]
+        let graph = Graph(inputs: [ValueInfo(name: "x", dtype: .f32, shape: [.fixed(1), .fixed(3), .fixed(9), .fixed(11)])],
+                          outputs: [ValueInfo(name: "y", dtype: .f32, shape: [.fixed(1), .fixed(4), .fixed(9), .fixed(11)])],
+                          nodes: [Node(name: "conv", op: "Conv", inputs: ["x", "w", "b"], outputs: ["c"], attributes: ["pads": .ints([1, 1, 1, 1])]),
+                                  Node(name: "sig", op: "Sigmoid", inputs: ["c"], outputs: ["s"]),
+                                  Node(name: "mul", op: "Mul", inputs: ["s", "c"], outputs: ["y"])])
+        let model = Model(card: ModelCard(name: "silu"), graph: graph,
+                          tensors: [("w", try Tensor(floats: w, shape: [4, 3, 3, 3])), ("b", try Tensor(floats: b, shape: [4]))])
+        let xs: [Float] = (0..<297).map { (i: Int) -> Float in Float((i * 53) % 41 - 20) / 4 }
+        let x = try Tensor(floats: xs, shape: [1, 3, 9, 11])
+        let fused = try InferenceSession(model: model, threads: 2)
+        #expect(fused.steps.map { $0.node.op } == ["Conv"])
+        #expect(fused.steps.first?.activation == .silu)
+        // Asking for the sigmoid's output keeps the three nodes apart.
+        let plain = try InferenceSession(model: model, threads: 2, outputs: ["s", "y"])
+        #expect(plain.steps.count == 3)
+        let a = try fused.run(["x": x])["y"]!.scalars(as: Float.self), e = try plain.run(["x": x])["y"]!.scalars(as: Float.self)
+        #expect(a.count == e.count)
+        for (u, v) in zip(a, e) { #expect((u - v).magnitude <= 1e-6 + 1e-6 * v.magnitude, "\(u) vs \(v)") }
+    }
+}
