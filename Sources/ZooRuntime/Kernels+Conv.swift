@@ -229,12 +229,7 @@ enum ConvKernel {
             Activations.apply(p.activation, row, count: p.ow)
         }
         // Valid output columns per kernel column (0 <= ow*s - pad + kj*d < w).
-        let ranges: [(lo: Int, hi: Int, shift: Int)] = (0..<p.kw).map { kj in
-            let shift = kj * p.dilW - p.padLeft
-            let lo = shift >= 0 ? 0 : min(p.ow, (-shift + p.strideW - 1) / p.strideW)
-            let hi = max(lo, min(p.ow, (p.w - 1 - shift) >= 0 ? (p.w - 1 - shift) / p.strideW + 1 : 0))
-            return (lo, hi, shift)
-        }
+        let ranges = PoolKernel.validColumns(kw: p.kw, dilW: p.dilW, padLeft: p.padLeft, strideW: p.strideW, ow: p.ow, w: p.w)
         let is3x3 = p.kh == 3 && p.kw == 3 && p.dilH == 1 && p.dilW == 1
         parallelFor(p.n * p.c, threads: threads, grain: max(1, 4096 / max(plane, 1))) { r in
             for nc in r {

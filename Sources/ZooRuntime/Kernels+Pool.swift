@@ -11,16 +11,23 @@ struct PoolParams {
 }
 
 enum PoolKernel {
+    /// For each kernel column kj: the output columns [lo, hi) whose input column
+    /// ow·stride + shift (shift = kj·dilation − padLeft) lies inside the row, so
+    /// window loops over a row need no bounds checks (pools and depthwise convolutions).
+    static func validColumns(kw: Int, dilW: Int, padLeft: Int, strideW: Int, ow: Int, w: Int) -> [(lo: Int, hi: Int, shift: Int)] {
+        (0..<kw).map { kj in
+            let shift = kj * dilW - padLeft
+            let lo = shift >= 0 ? 0 : min(ow, (-shift + strideW - 1) / strideW)
+            let hi = max(lo, min(ow, (w - 1 - shift) >= 0 ? (w - 1 - shift) / strideW + 1 : 0))
+            return (lo, hi, shift)
+        }
+    }
+
     /// Max over each window, accumulated tap by tap over each output row's
     /// valid range (no bounds checks in the inner loop), like the depthwise conv.
     static func maxPool(_ p: PoolParams, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, threads: Int) {
         let plane = p.oh * p.ow
-        let ranges: [(lo: Int, hi: Int, shift: Int)] = (0..<p.kw).map { kj in
-            let shift = kj * p.dilW - p.padLeft
-            let lo = shift >= 0 ? 0 : min(p.ow, (-shift + p.strideW - 1) / p.strideW)
-            let hi = max(lo, min(p.ow, (p.w - 1 - shift) >= 0 ? (p.w - 1 - shift) / p.strideW + 1 : 0))
-            return (lo, hi, shift)
-        }
+        let ranges = PoolKernel.validColumns(kw: p.kw, dilW: p.dilW, padLeft: p.padLeft, strideW: p.strideW, ow: p.ow, w: p.w)
         parallelFor(p.n * p.c, threads: threads, grain: max(1, 4096 / max(plane, 1))) { r in
             for nc in r {
                 let src = x + nc * p.h * p.w
@@ -71,12 +78,7 @@ enum PoolKernel {
     /// a column count.
     static func averagePool(_ p: PoolParams, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, threads: Int) {
         let plane = p.oh * p.ow
-        let ranges: [(lo: Int, hi: Int, shift: Int)] = (0..<p.kw).map { kj in
-            let shift = kj * p.dilW - p.padLeft
-            let lo = shift >= 0 ? 0 : min(p.ow, (-shift + p.strideW - 1) / p.strideW)
-            let hi = max(lo, min(p.ow, (p.w - 1 - shift) >= 0 ? (p.w - 1 - shift) / p.strideW + 1 : 0))
-            return (lo, hi, shift)
-        }
+        let ranges = PoolKernel.validColumns(kw: p.kw, dilW: p.dilW, padLeft: p.padLeft, strideW: p.strideW, ow: p.ow, w: p.w)
         func count(_ o: Int, stride: Int, pad: Int, dil: Int, k: Int, size: Int, padEnd: Int, includePad: Bool) -> Int {
             var n = 0
             for t in 0..<k {
