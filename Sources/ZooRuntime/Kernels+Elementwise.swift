@@ -256,7 +256,9 @@ enum Gemm {
                          c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, token: UInt64 = 0, packed: PackedMatrix? = nil,
                          finish: (Range<Int>, Range<Int>) -> Void) {
         let flops = 2 * m * n * k
-        let workers = flops < (1 << 21) ? 1 : threads
+        // Below ~8 MFLOP (tens of microseconds) a second worker costs more than it saves
+        // (measured on ShuffleNetV2 and SqueezeNet at batch 1).
+        let workers = flops < (1 << 23) ? 1 : threads
         if let packed, packed.m == m, packed.k == k {
             if n >= columnSplitThreshold * workers || m < workers * 2 * PackedMatrix.panelRows {
                 parallelFor(n, threads: workers, grain: 16) { cols in
