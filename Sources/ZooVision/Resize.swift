@@ -50,7 +50,7 @@ extension RGBImage {
     /// shrinking, so shrinking antialiases) with 22-bit fixed-point weights and
     /// an 8-bit image between the passes. Pillow 13 runs the vertical pass first
     /// when the height shrinks by more than twice what the width shrinks
-    /// (measured against Pillow 13.0.0, see fixtures/generator/make_vision.py).
+    /// (measured against Pillow 13.0.0; docs/PIL-SEMANTICS.md).
     public func resized(width w: Int, height h: Int, filter: Resampling, box: ResizeBox? = nil) -> RGBImage {
         let b = box ?? ResizeBox(x0: 0, y0: 0, x1: Double(width), y1: Double(height))
         if w == width && h == height && b == ResizeBox(x0: 0, y0: 0, x1: Double(width), y1: Double(height)) { return self }
