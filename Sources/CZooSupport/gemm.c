@@ -100,14 +100,6 @@ static void kernel_12x32(int kc, const float *pa, const float *pb, float *c, int
 /* Per-thread panels, grown on demand. */
 static _Thread_local float *panel_a = NULL, *panel_b = NULL;
 static _Thread_local size_t cap_a = 0, cap_b = 0;
-/* Per-thread cache of one packed A (a constant weight matrix, named by its token). */
-static _Thread_local float *cached_a = NULL;
-static _Thread_local size_t cached_cap = 0;
-static _Thread_local unsigned long long cached_token = 0;
-static _Thread_local const float *cached_ptr = NULL;
-static _Thread_local int cached_m = 0, cached_k = 0, cached_lda = 0;
-
-#define CACHE_MAX_FLOATS ((size_t)1 << 22)
 
 static float *grow(float **p, size_t *cap, size_t need) {
     if (need <= *cap) return *p;
@@ -132,8 +124,7 @@ static void pack_all_a(const float *a, int lda, int m, int k, float *out) {
     }
 }
 
-int czoo_sgemm_cached(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate,
-                      unsigned long long token) {
+int czoo_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate) {
     if (!czoo_sgemm_available()) return -1;
     if (m <= 0 || n <= 0) return 0;
     if (k <= 0) {
@@ -141,31 +132,14 @@ int czoo_sgemm_cached(int m, int n, int k, const float *a, int lda, const float 
         return 0;
     }
     size_t panels = (size_t)(m + MR - 1) / MR;
-    size_t whole = panels * MR * (size_t)k;
-    const float *packed = NULL;
-    if (token != 0 && whole <= CACHE_MAX_FLOATS) {
-        if (!(cached_token == token && cached_ptr == a && cached_m == m && cached_k == k && cached_lda == lda)) {
-            float *q = grow(&cached_a, &cached_cap, whole);
-            if (!q) return -1;
-            pack_all_a(a, lda, m, k, q);
-            cached_token = token; cached_ptr = a; cached_m = m; cached_k = k; cached_lda = lda;
-        }
-        packed = cached_a;
-    }
-    float *pa = packed ? NULL : grow(&panel_a, &cap_a, panels * MR * KC);
+    float *pa = grow(&panel_a, &cap_a, panels * MR * KC);
     float *pb = grow(&panel_b, &cap_b, (size_t)NC * KC);
-    if ((!packed && !pa) || !pb) return -1;
+    if (!pa || !pb) return -1;
     for (int k0 = 0; k0 < k; k0 += KC) {
         int kc = k - k0 < KC ? k - k0 : KC;
-        const float *blockA;
-        if (packed) {
-            blockA = packed + panels * MR * (size_t)k0;
-        } else {
-            for (size_t p = 0; p < panels; p++) {
-                int m0 = (int)p * MR;
-                pack_a(a, lda, m0, m - m0 < MR ? m - m0 : MR, k0, kc, pa + p * MR * kc);
-            }
-            blockA = pa;
+        for (size_t p = 0; p < panels; p++) {
+            int m0 = (int)p * MR;
+            pack_a(a, lda, m0, m - m0 < MR ? m - m0 : MR, k0, kc, pa + p * MR * kc);
         }
         int acc = accumulate || k0 > 0;
         for (int n0 = 0; n0 < n; n0 += NC) {
@@ -174,17 +148,13 @@ int czoo_sgemm_cached(int m, int n, int k, const float *a, int lda, const float 
             for (size_t p = 0; p < panels; p++) {
                 int m0 = (int)p * MR, mr = m - m0 < MR ? m - m0 : MR;
                 for (int j = 0; j < nb; j += NR) {
-                    kernel_12x32(kc, blockA + p * MR * kc, pb + (size_t)(j / NR) * NR * kc, c + (size_t)m0 * ldc + n0 + j, ldc, mr,
+                    kernel_12x32(kc, pa + p * MR * kc, pb + (size_t)(j / NR) * NR * kc, c + (size_t)m0 * ldc + n0 + j, ldc, mr,
                                  nb - j < NR ? nb - j : NR, acc);
                 }
             }
         }
     }
     return 0;
-}
-
-int czoo_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate) {
-    return czoo_sgemm_cached(m, n, k, a, lda, b, ldb, c, ldc, accumulate, 0);
 }
 
 size_t czoo_sgemm_packed_floats(int m, int k) { return (size_t)((m + MR - 1) / MR) * MR * (size_t)(k > 0 ? k : 0); }
@@ -220,13 +190,9 @@ int czoo_sgemm_packed(int m, int n, int k, const float *packed, int row_begin, i
     return 0;
 }
 #else
-int czoo_sgemm_cached(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate,
-                      unsigned long long token) {
-    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)c; (void)ldc; (void)accumulate; (void)token;
-    return -1;
-}
 int czoo_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate) {
-    return czoo_sgemm_cached(m, n, k, a, lda, b, ldb, c, ldc, accumulate, 0);
+    (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb; (void)c; (void)ldc; (void)accumulate;
+    return -1;
 }
 size_t czoo_sgemm_packed_floats(int m, int k) { (void)m; (void)k; return 0; }
 void czoo_sgemm_pack(int m, int k, const float *a, int lda, float *out) { (void)m; (void)k; (void)a; (void)lda; (void)out; }

@@ -25,9 +25,6 @@ public final class InferenceSession: @unchecked Sendable {
     public let card: ModelCard
     public let graph: Graph
     public let threads: Int
-    /// Unique for the life of the process: names this session's constant weights to the GEMM's packing cache.
-    let id: UInt64 = InferenceSession.nextID()
-
     /// Convolution filters packed for the GEMM kernel at their first run, per step and group.
     private var packed: [Int: [PackedMatrix]] = [:]
 
@@ -46,14 +43,6 @@ public final class InferenceSession: @unchecked Sendable {
         return groups.isEmpty ? nil : groups
     }
 
-    private static let idLock = NSLock()
-    nonisolated(unsafe) private static var lastID: UInt64 = 0
-    private static func nextID() -> UInt64 {
-        idLock.lock()
-        defer { idLock.unlock() }
-        lastID += 1
-        return lastID
-    }
     /// Values returned by `run`: the graph outputs, or those asked for.
     public let outputNames: [String]
     /// The graph value behind each output name, and the permutation back to the source layout

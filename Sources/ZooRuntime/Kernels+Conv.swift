@@ -52,7 +52,7 @@ enum ConvKernel {
     /// ResNet shortcut: act(conv + bias + residual)), in the same pass.
     static func run(_ p: ConvParams, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                     residual: UnsafePointer<Float>? = nil,
-                    y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?, threads: Int, weightToken: UInt64 = 0,
+                    y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?, threads: Int,
                     packed: [PackedMatrix]? = nil) {
         let plane = p.oh * p.ow
         if p.isDepthwise {
@@ -74,11 +74,10 @@ enum ConvKernel {
                         let yg = y + (n * p.m + g * p.mg) * plane
                         let bg = bias.map { $0 + g * p.mg }
                         let rg = residual.map { $0 + (n * p.m + g * p.mg) * plane }
-                        let token = weightToken == 0 ? 0 : weightToken &+ UInt64(g)
                         let pm = packed?[g]
                         if p.isPointwise {
                             if pm == nil || !Sgemm.packed(pm!, rows: 0..<p.mg, n: plane, b: xg, ldb: plane, c: yg, ldc: plane) {
-                                Sgemm.nn(m: p.mg, n: plane, k: p.cg, a: wg, lda: p.cg, b: xg, ldb: plane, c: yg, ldc: plane, token: token)
+                                Sgemm.nn(m: p.mg, n: plane, k: p.cg, a: wg, lda: p.cg, b: xg, ldb: plane, c: yg, ldc: plane)
                             }
                             epilogue(yg, ld: plane, rows: 0..<p.mg, cols: 0..<plane, bias: bg, residual: rg, activation: p.activation)
                             continue
@@ -87,7 +86,7 @@ enum ConvKernel {
                             let cols = min(block, plane - start)
                             im2col(p, x: xg, col: col!, start: start, cols: cols, rows: 0..<kSize)
                             if pm == nil || !Sgemm.packed(pm!, rows: 0..<p.mg, n: cols, b: col!, ldb: cols, c: yg + start, ldc: plane) {
-                                Sgemm.nn(m: p.mg, n: cols, k: kSize, a: wg, lda: kSize, b: col!, ldb: cols, c: yg + start, ldc: plane, token: token)
+                                Sgemm.nn(m: p.mg, n: cols, k: kSize, a: wg, lda: kSize, b: col!, ldb: cols, c: yg + start, ldc: plane)
                             }
                             epilogue(yg, ld: plane, rows: 0..<p.mg, cols: start..<(start + cols), bias: bg, residual: rg, activation: p.activation)
                         }
@@ -102,11 +101,9 @@ enum ConvKernel {
                 let wg = w + g * p.mg * kSize
                 let yg = y + (n * p.m + g * p.mg) * plane
                 let bg = bias.map { $0 + g * p.mg }
-                // Each group's filters are a different constant matrix.
-                let token = weightToken == 0 ? 0 : weightToken &+ UInt64(g)
                 let rg = residual.map { $0 + (n * p.m + g * p.mg) * plane }
                 if p.isPointwise {
-                    Gemm.parallel(m: p.mg, n: plane, k: p.cg, a: wg, lda: p.cg, b: xg, ldb: plane, c: yg, ldc: plane, threads: threads, token: token,
+                    Gemm.parallel(m: p.mg, n: plane, k: p.cg, a: wg, lda: p.cg, b: xg, ldb: plane, c: yg, ldc: plane, threads: threads,
                                   packed: packed?[g]) { rows, cols in
                         epilogue(yg, ld: plane, rows: rows, cols: cols, bias: bg, residual: rg, activation: p.activation)
                     }
@@ -117,7 +114,7 @@ enum ConvKernel {
                     parallelFor(kSize, threads: threads, grain: 64) { rows in
                         im2col(p, x: xg, col: scratch!, start: 0, cols: plane, rows: rows)
                     }
-                    Gemm.parallel(m: p.mg, n: plane, k: kSize, a: wg, lda: kSize, b: scratch!, ldb: plane, c: yg, ldc: plane, threads: threads, token: token,
+                    Gemm.parallel(m: p.mg, n: plane, k: kSize, a: wg, lda: kSize, b: scratch!, ldb: plane, c: yg, ldc: plane, threads: threads,
                                   packed: packed?[g]) { rows, cols in
                         epilogue(yg, ld: plane, rows: rows, cols: cols, bias: bg, residual: rg, activation: p.activation)
                     }
@@ -131,7 +128,7 @@ enum ConvKernel {
                         let col = scratch! + worker * kSize * block
                         im2col(p, x: xg, col: col, start: start, cols: cols, rows: 0..<kSize)
                         if packed == nil || !Sgemm.packed(packed![g], rows: 0..<p.mg, n: cols, b: col, ldb: cols, c: yg + start, ldc: plane) {
-                            Sgemm.nn(m: p.mg, n: cols, k: kSize, a: wg, lda: kSize, b: col, ldb: cols, c: yg + start, ldc: plane, token: token)
+                            Sgemm.nn(m: p.mg, n: cols, k: kSize, a: wg, lda: kSize, b: col, ldb: cols, c: yg + start, ldc: plane)
                         }
                         epilogue(yg, ld: plane, rows: 0..<p.mg, cols: start..<(start + cols), bias: bg, residual: rg, activation: p.activation)
                     }

@@ -206,9 +206,8 @@ public enum KernelSelection {
 enum Sgemm {
     @inline(__always)
     static func nn(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                   c: UnsafeMutablePointer<Float>, ldc: Int, token: UInt64 = 0) {
-        // `token` names a constant A (see czoo_sgemm_cached): its packed panels are reused.
-        if czoo_sgemm_cached(Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc), 0, token) == 0 { return }
+                   c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if czoo_sgemm(Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc), 0) == 0 { return }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
     }
 }
@@ -253,7 +252,7 @@ enum Gemm {
     /// threads by columns (or by rows when there are few columns); `finish`
     /// runs on each finished block, while it is in cache.
     static func parallel(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                         c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, token: UInt64 = 0, packed: PackedMatrix? = nil,
+                         c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, packed: PackedMatrix? = nil,
                          finish: (Range<Int>, Range<Int>) -> Void) {
         let flops = 2 * m * n * k
         // Below ~8 MFLOP (tens of microseconds) a second worker costs more than it saves
@@ -282,7 +281,7 @@ enum Gemm {
         }
         if n >= columnSplitThreshold * workers || m < workers * 16 {
             parallelFor(n, threads: workers, grain: 16) { cols in
-                Sgemm.nn(m: m, n: cols.count, k: k, a: a, lda: lda, b: b + cols.lowerBound, ldb: ldb, c: c + cols.lowerBound, ldc: ldc, token: token)
+                Sgemm.nn(m: m, n: cols.count, k: k, a: a, lda: lda, b: b + cols.lowerBound, ldb: ldb, c: c + cols.lowerBound, ldc: ldc)
                 finish(0..<m, cols)
             }
         } else {

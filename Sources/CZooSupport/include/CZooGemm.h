@@ -20,13 +20,6 @@ void czoo_sgemm_force_portable(int on);
 /* Returns 0, or -1 when the CPU lacks AVX-512F or memory for the panels is short
    (then nothing was written and the caller must use its portable path). */
 int czoo_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate);
-/* The same, for an A that stays constant while `token` (nonzero, never reused
-   for other contents: the runtime derives it from a session id and a node) names
-   it: each thread keeps its last packed A (up to 16 MiB) and reuses it, so a
-   convolution's weights are packed once per thread per node instead of once per
-   block. token 0 means no caching. */
-int czoo_sgemm_cached(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate,
-                      unsigned long long token);
 
 /* Weights packed once (at model load) into the kernel's panels: floats needed,
    the packing itself, and the product for output rows [row_begin, row_end)

@@ -31,11 +31,11 @@ enum ConvKernels {
             var scratch: Buffer?
             let need = ConvKernel.scratchFloats(params, threads: c.threads)
             if need > 0 { scratch = c.scratch(need) }
-            // Constant filters get a token (session id, node) so their packed GEMM panels are reused.
-            let token: UInt64 = c.session.constants[c.node.inputs[1]] != nil ? c.session.id << 32 | UInt64(c.index + 1) << 12 : 0
-            let packed = token == 0 || params.isDepthwise ? nil : c.session.packedFilters(step: c.index, weights: try c.floats(1), params: params)
+            // Constant filters are packed once for the GEMM kernel (run-time filters are not).
+            let constantFilters = c.session.constants[c.node.inputs[1]] != nil
+            let packed = !constantFilters || params.isDepthwise ? nil : c.session.packedFilters(step: c.index, weights: try c.floats(1), params: params)
             ConvKernel.run(params, x: try c.floats(0), w: try c.floats(1), bias: bias, residual: residual, y: y, scratch: scratch?.pointer,
-                           threads: c.threads, weightToken: token, packed: packed)
+                           threads: c.threads, packed: packed)
             if let scratch { c.giveBack(scratch) }
             if residualNeedsBroadcast {
                 // The shortcut broadcasts: add it in a separate pass, then the activation.
