@@ -22,6 +22,11 @@ public struct Dataset: Sendable, Equatable {
         self.classes = classes
     }
 
+    /// At most `limit` names, then how many more: error messages stay one short line.
+    static func listed(_ names: [String], limit: Int = 8) -> String {
+        names.prefix(limit).map { "'\($0)'" }.joined(separator: ", ") + (names.count > limit ? " and \(names.count - limit) more" : "")
+    }
+
     /// File extensions of text documents (`zoo fit` on word vectors).
     public static let textExtensions: Set<String> = ["txt"]
 
@@ -78,7 +83,7 @@ public struct Dataset: Sendable, Equatable {
                 files.append(a)
             }
         }
-        guard !files.isEmpty else { throw TransferError.invalidDataset(path: arguments.joined(separator: " "), detail: "no input files") }
+        guard !files.isEmpty else { throw TransferError.invalidDataset(path: Dataset.listed(arguments), detail: "no input files") }
         return Dataset(files: files)
     }
 

@@ -276,7 +276,7 @@ public final class FeatureExtractor: @unchecked Sendable {
 extension Tensor {
     /// The elements as Float (f32 read directly; other float types widened).
     func floatValues() -> [Float] {
-        if dtype == .f32 { return Array(bytes.bindMemory(to: Float.self)) }
+        if dtype == .f32 { return scalars(as: Float.self) }
         return (doubleValues ?? []).map(Float.init)
     }
 }

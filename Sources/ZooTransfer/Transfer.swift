@@ -73,7 +73,8 @@ public enum Transfer {
         if let dir = options.validationDirectory {
             let v = try Dataset.classFolders(dir, extensions: extensions)
             guard let vc = v.classes, let tc = train.classes, Set(vc).isSubset(of: Set(tc)) else {
-                throw TransferError.invalidDataset(path: dir, detail: "classes \((v.classes ?? []).joined(separator: ", ")) are not among the training classes \((train.classes ?? []).joined(separator: ", "))")
+                let unknown = Set(v.classes ?? []).subtracting(train.classes ?? []).sorted()
+                throw TransferError.invalidDataset(path: dir, detail: "class folders \(Dataset.listed(unknown)) are not in the training directory; use the same class names")
             }
             // Validation labels use the training class indices.
             validation = Dataset(files: v.files, labels: v.labels!.map { tc.firstIndex(of: vc[$0])! }, classes: tc)

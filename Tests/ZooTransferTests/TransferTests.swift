@@ -9,17 +9,6 @@ import ZooTestSupport
 import ZooVision
 @testable import ZooTransfer
 
-/// A fresh directory, removed at the end of the test.
-final class TempDir {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-transfer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-}
-
 /// References from fixtures/generator/make_transfer.py (Keras, scikit-learn) and make_transfer_text.py (gensim).
 enum Refs {
     static let features = try! NPZ.read(VisionFixtures.url("features.npz"))
@@ -266,10 +255,13 @@ enum Refs {
     nonisolated(unsafe) static let tokens = try! VisionFixtures.json("text/tokens.json")
 
     @Test func tokensEqualGensimSimplePreprocess() throws {
-        for case let c as [String: Any] in Self.tokens["strings"] as! [Any] {
+        let strings = try #require(Self.tokens["strings"] as? [[String: Any]])
+        let documents = try #require(Self.tokens["documents"] as? [String: [String]])
+        #expect(strings.count >= 20 && documents.count >= 48)
+        for c in strings {
             #expect(TextFeatures.tokens(c["text"] as! String) == c["tokens"] as! [String], "\(c["text"]!)")
         }
-        for case let (path, want as [String]) in Self.tokens["documents"] as? [String: Any] ?? [:] {
+        for (path, want) in documents {
             let text = try TextFeatures.read(VisionFixtures.url(path).path)
             #expect(TextFeatures.tokens(text) == want, "\(path)")
         }
