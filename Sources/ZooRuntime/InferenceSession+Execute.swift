@@ -29,6 +29,8 @@ extension InferenceSession {
             }
             let call = KernelCall(session: self, step: step, index: index, ins: ins, outShapes: outShapes,
                                   attrs: OpAttributes(node: node, spec: step.spec))
+            if let placement = plan.placements[index] { prepare(placement) }
+            defer { pendingSlice = nil }
             do {
                 results = try step.kernel.run(call)
             } catch ZooCoreError.shapeInference(_, _, let detail) {

@@ -4,7 +4,7 @@ import ZooCore
 extension InferenceSession {
     /// Load-time rewrites: BatchNormalization folded into the Conv before it,
     /// residual Adds folded into the Conv that feeds them, then Relu / Clip /
-    /// LeakyRelu folded into the Conv, Gemm or Add before them, and x · Sigmoid(x)
+    /// LeakyRelu folded into the Conv, Gemm, Add or BatchNormalization before them, and x · Sigmoid(x)
     /// (SiLU) folded into the producer of x.
     /// A value that is read twice, is a requested output, or has non-constant
     /// parameters is left alone.
@@ -84,7 +84,8 @@ extension InferenceSession {
             let act = try steps[i].kernel.fusedActivation.map { try $0(OpAttributes(node: a, spec: steps[i].spec)) }
             // Only one-input activations fuse (a Clip with run-time bounds stays a node).
             guard let activation = act, let x = a.inputs.first, a.inputs.dropFirst().allSatisfy(\.isEmpty), r[x] == 1, !keep.contains(x),
-                  let p = producer(of: x), steps[p].kernel.takesActivation, steps[p].activation == .none else {
+                  let p = producer(of: x), steps[p].kernel.takesActivation, steps[p].activation == .none,
+                  steps[p].node.outputs.count == 1 else {
                 i += 1
                 continue
             }

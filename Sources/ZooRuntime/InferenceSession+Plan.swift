@@ -16,6 +16,8 @@ final class Plan {
     var shapes: [[[Int]]?]
     /// Integer outputs already computed at planning, per step.
     var precomputed: [[RValue]?]
+    /// Producers that write into their slice of a Concat's output, by step.
+    var placements: [Int: Placement] = [:]
     init(count: Int) {
         shapes = Array(repeating: nil, count: count)
         precomputed = Array(repeating: nil, count: count)
@@ -106,6 +108,7 @@ extension InferenceSession {
                 if case .ints(let v, let s) = r { known[o] = Known(shape: s, ints: v) }
             }
         }
+        plan.placements = placements(shapes: plan.shapes)
         return plan
     }
 

@@ -61,6 +61,12 @@ public final class InferenceSession: @unchecked Sendable {
     let steps: [Step]
     let constants: [String: Constant]
     let lastUse: [String: Int]
+    /// Producers that may write straight into a Concat's output (`concatSlots`).
+    var concatSlots: [Int: (concat: Int, input: Int)] = [:]
+    /// During a run: the output buffer of each Concat whose producers have started writing into it.
+    var concatBuffers: [Int: Buffer] = [:]
+    /// The slice the running producer's output allocation takes.
+    var pendingSlice: (pointer: UnsafeMutablePointer<Float>, buffer: Buffer, count: Int)?
     let pool = BufferPool()
     private let lock = NSLock()
     var plans: [(key: PlanKey, plan: Plan)] = []
@@ -113,6 +119,7 @@ public final class InferenceSession: @unchecked Sendable {
         for (i, s) in steps.enumerated() { for v in s.node.inputs where !v.isEmpty { last[v] = i } }
         for o in resolved { last[o.value] = Int.max }
         lastUse = last
+        concatSlots = Self.concatSlots(steps, lastUse: last)
         // BLAS runs single-threaded inside our own workers (one level of threads).
         openblas_set_num_threads(1)
     }
@@ -141,6 +148,8 @@ public final class InferenceSession: @unchecked Sendable {
             env[spec.name] = c.value
         }
         let plan = try self.plan(for: env)
+        resetConcatBuffers()
+        defer { resetConcatBuffers() }
         if profiling { profile = [:] }
         for (i, step) in steps.enumerated() {
             let t0 = profiling ? DispatchTime.now().uptimeNanoseconds : 0
@@ -209,6 +218,7 @@ public final class InferenceSession: @unchecked Sendable {
 
     /// A fresh output buffer of `count` floats.
     func allocate(_ count: Int) -> (UnsafeMutablePointer<Float>, Buffer) {
+        if let slice = takeSlice(count) { return slice }
         let b = pool.take(count)
         b.users = 1
         return (b.pointer, b)

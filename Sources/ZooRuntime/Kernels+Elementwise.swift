@@ -142,12 +142,14 @@ enum Elementwise {
 
     /// y = x · scale[c] + shift[c] over NC… (BatchNormalization not folded into a Conv).
     static func channelAffine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, c: Int, plane: Int,
-                              scale: [Float], shift: [Float], threads: Int) {
+                              scale: [Float], shift: [Float], activation: Activation = .none, threads: Int) {
         parallelFor(n * c, threads: threads, grain: max(1, 16384 / max(plane, 1))) { r in
             for nc in r {
                 let s = scale[nc % c], t = shift[nc % c]
                 let src = x + nc * plane, dst = y + nc * plane
                 for i in 0..<plane { dst[i] = src[i] * s + t }
+                // A fused activation (BatchNormalization → Relu, DenseNet's pre-activation) while the plane is in cache.
+                Activations.apply(activation, dst, count: plane)
             }
         }
     }

@@ -100,4 +100,28 @@ import ZooONNX
         #expect(newlyFailing.isEmpty, "regressions: \(newlyFailing.prefix(20).map { "\($0): \(failures[$0]!)" })")
         #expect(nowPassing.isEmpty, "now passing, take them off expected_failures.txt: \(nowPassing.prefix(20))")
     }
+
+    /// The 2-D pooling kernels have an AVX-512 path and a portable one; onnx's
+    /// MaxPool/AveragePool cases (ceil mode, pads, dilations, strides) pass on both.
+    @Test func poolingCasesPassOnThePortableAndTheVectorisedKernel() throws {
+        let index = try JSONDecoder().decode(Index.self, from: Data(contentsOf: Self.directory.appendingPathComponent("index.json")))
+        let listFile = Self.directory.appendingPathComponent("expected_failures.txt")
+        let expected = Set(((try? String(contentsOf: listFile, encoding: .utf8)) ?? "").split(separator: "\n").map { String($0.split(separator: " ")[0]) })
+        let cases = index.cases.filter { c in
+            c.scope == "in" && c.archive != nil && !expected.contains(c.name) && c.ops.contains { $0 == "MaxPool" || $0 == "AveragePool" }
+        }
+        #expect(cases.count >= 20, "pooling cases in the index: \(cases.count)")
+        let scratch = try TempDir()
+        var archives: [String: Archive] = [:]
+        for portable in [false, true] {
+            KernelSelection.forcePortable(portable)
+            defer { KernelSelection.forcePortable(false) }
+            for c in cases {
+                let a = c.archive!
+                if archives[a] == nil { archives[a] = try Archive(url: Self.directory.appendingPathComponent(a), accessMode: .read) }
+                let why = Self.run(c, archive: archives[a]!, scratch: URL(fileURLWithPath: scratch.path("")))
+                #expect(why == nil, "\(c.name), portable \(portable): \(why ?? "")")
+            }
+        }
+    }
 }

@@ -22,4 +22,17 @@ int czoo_score_rows_vectorised(void);
    ZOO_KERNELS is not "portable"), else the C library's expf. */
 void czoo_silu_inplace(float *y, size_t n);
 void czoo_sigmoid(const float *x, float *y, size_t n);
+
+/* One 2-D pooling geometry: input h x w, window kh x kw, output oh x ow,
+   strides, dilations, and the top/left padding. */
+typedef struct { int h, w, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl; } czoo_pool2d;
+
+/* Max pooling of `planes` consecutive planes (x: planes*h*w, y: planes*oh*ow).
+   A window with no input position gives -inf. */
+void czoo_maxpool2d(const czoo_pool2d *p, const float *x, float *y, size_t planes);
+
+/* Average pooling: each output is the window's sum over input positions
+   divided by rows[oh] * cols[ow] (the divisor counts, which decide whether
+   padding counts); a zero divisor gives 0. */
+void czoo_avgpool2d(const czoo_pool2d *p, const float *x, float *y, size_t planes, const int *rows, const int *cols);
 #endif

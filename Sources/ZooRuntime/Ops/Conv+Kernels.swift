@@ -67,11 +67,12 @@ enum PoolKernels {
                 dilH: is1D ? 1 : d[0], dilW: d.last!, padTop: is1D ? 0 : p[0], padLeft: p[r - 1],
                 padBottom: is1D ? 0 : p[r], padRight: p[2 * r - 1],
                 countIncludePad: isMax ? false : try c.attrs.int("count_include_pad") != 0)
+            guard let g = PoolKernel.geometry(params) else { return try ConvNDKernels.pool(c, isMax ? .max : .average) }
             let (y, b) = c.allocate(c.count)
             if isMax {
-                PoolKernel.maxPool(params, x: try c.floats(0), y: y, threads: c.threads)
+                PoolKernel.maxPool(params, g, x: try c.floats(0), y: y, threads: c.threads)
             } else {
-                PoolKernel.averagePool(params, x: try c.floats(0), y: y, threads: c.threads)
+                PoolKernel.averagePool(params, g, x: try c.floats(0), y: y, threads: c.threads)
             }
             return [c.result(y, b)]
         })
@@ -99,9 +100,10 @@ enum NormalizationKernels {
             let scale = (0..<ch).map { g[$0] / (va[$0] + eps).squareRoot() }
             let shift = (0..<ch).map { be[$0] - mu[$0] * scale[$0] }
             let (y, b) = c.output(inPlace: true)
-            Elementwise.channelAffine(try c.floats(0), y, n: x[0], c: ch, plane: x.dropFirst(2).reduce(1, *), scale: scale, shift: shift, threads: c.threads)
+            Elementwise.channelAffine(try c.floats(0), y, n: x[0], c: ch, plane: x.dropFirst(2).reduce(1, *), scale: scale, shift: shift,
+                                      activation: c.step.activation, threads: c.threads)
             return [c.result(y, b)]
-        }),
+        }, takesActivation: true),
         "LRN": Kernel(run: { c in
             let x = try c.shape(0)
             let (y, b) = c.allocate(c.count)

@@ -51,6 +51,17 @@ enum MovementKernels {
                 }
                 return [.ints(y, shape: c.out)]
             }
+            // Producers placed by the plan already wrote into this buffer; copy only the inputs that are elsewhere.
+            if let placed = c.session.concatBuffer(for: c.index), placed.capacity >= count, shapes[0][0..<axis].allSatisfy({ $0 == 1 }) {
+                var at = 0
+                for i in c.ins.indices {
+                    let x = try c.floats(i), n = shapes[i].reduce(1, *)
+                    if x != placed.pointer + at { (placed.pointer + at).update(from: x, count: n) }
+                    at += n
+                }
+                placed.users += 1
+                return [c.result(placed.pointer, placed)]
+            }
             let ptrs = try c.ins.indices.map { UnsafePointer(try c.floats($0)) }
             let (y, b) = c.allocate(count)
             DataKernel.concat(ptrs, shapes: shapes, axis: axis, to: y)
