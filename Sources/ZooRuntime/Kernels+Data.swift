@@ -10,6 +10,28 @@ enum DataKernel {
         StridedCopy.copy(x, offset: offset, strides: shape.indices.map { st[$0] * steps[$0] }, shape: outShape, to: y)
     }
 
+    /// The element offset of a slice when its elements are one contiguous run of
+    /// the input (every axis after some axis k taken whole, every axis before k
+    /// a single index, unit steps on k), so the slice can be a view; else nil.
+    static func contiguousOffset(shape: [Int], starts: [Int], steps: [Int], outShape: [Int]) -> Int? {
+        guard shape.count == outShape.count, starts.count == shape.count, steps.count == shape.count,
+              outShape.allSatisfy({ $0 > 0 }) else { return nil }
+        // k: the first axis (from the front) that is not a single index.
+        var k = 0
+        while k < shape.count && outShape[k] == 1 { k += 1 }
+        if k < shape.count {
+            guard steps[k] == 1 else { return nil }
+            for d in (k + 1)..<shape.count where outShape[d] != shape[d] || starts[d] != 0 || steps[d] != 1 { return nil }
+        }
+        let strides = StridedCopy.contiguousStrides(shape)
+        var offset = 0
+        for d in shape.indices {
+            guard starts[d] >= 0, starts[d] + (d == k ? outShape[d] : 1) <= shape[d] || d > k else { return nil }
+            offset += starts[d] * strides[d]
+        }
+        return offset
+    }
+
     /// Concatenation along `axis` of inputs with `shapes`.
     static func concat<T>(_ inputs: [UnsafePointer<T>], shapes: [[Int]], axis: Int, to y: UnsafeMutablePointer<T>) {
         let outer = shapes[0][0..<axis].reduce(1, *)

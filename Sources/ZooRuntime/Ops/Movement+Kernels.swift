@@ -23,6 +23,11 @@ enum MovementKernels {
                 st[a] = MovementOps.clampSlice(start: starts[j], end: ends[j], step: steps[j], size: shape[a]).start
                 sp[a] = steps[j]
             }
+            if case .floats(let p, _, let b) = x, let offset = DataKernel.contiguousOffset(shape: shape, starts: st, steps: sp, outShape: c.out) {
+                // A channel range at batch 1 (ShuffleNet's chunk) is one contiguous run: a view, no copy.
+                b?.users += 1
+                return [.floats(p + offset, shape: c.out, buffer: b)]
+            }
             return [c.move(x, .slice(shape: shape, starts: st, steps: sp, outShape: c.out))]
         }),
         "Gather": Kernel(run: { c in
@@ -75,7 +80,15 @@ enum MovementKernels {
             var results: [RValue] = []
             for k in c.outShapes.indices {
                 let size = c.outShapes[k][axis]
-                results.append(c.move(x, output: k, .split(shape: shape, axis: axis, start: start, size: size)))
+                var starts = Array(repeating: 0, count: shape.count)
+                starts[axis] = start
+                if case .floats(let p, _, let b) = x,
+                   let offset = DataKernel.contiguousOffset(shape: shape, starts: starts, steps: Array(repeating: 1, count: shape.count), outShape: c.outShapes[k]) {
+                    b?.users += 1
+                    results.append(.floats(p + offset, shape: c.outShapes[k], buffer: b))
+                } else {
+                    results.append(c.move(x, output: k, .split(shape: shape, axis: axis, start: start, size: size)))
+                }
                 start += size
             }
             return results

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import ZooCore
+@testable import ZooRuntime
+
+/// Whole-graph memory placement: producers writing into their Concat's output,
+/// and channel slices that are views of their input.
+@Suite struct GraphPlacementTests {
+    static func ints(_ v: [Int64]) throws -> Tensor {
+        try Tensor(dtype: .i64, shape: [v.count], storage: v.withUnsafeBytes { TensorStorage(copying: $0) })
+    }
+
+    static func values(_ count: Int, seed: Int) -> [Float] {
+        (0..<count).map { Float((($0 &* 2_654_435_761 &+ seed) % 2001) - 1000) / 250 }
+    }
+
+    /// An Inception-style block: a 1×1 conv branch and a max-pool branch concatenated on channels.
+    static func inceptionBlock() throws -> Model {
+        let graph = Graph(inputs: [ValueInfo(name: "x", dtype: .f32, shape: [.symbolic("n"), .fixed(3), .fixed(7), .fixed(9)])],
+                          outputs: [ValueInfo(name: "y", dtype: .f32, shape: [.symbolic("n"), .fixed(7), .fixed(7), .fixed(9)])],
+                          nodes: [Node(name: "conv", op: "Conv", inputs: ["x", "w", "b"], outputs: ["a"]),
+                                  Node(name: "pool", op: "MaxPool", inputs: ["x"], outputs: ["p"],
+                                       attributes: ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1])]),
+                                  Node(name: "cat", op: "Concat", inputs: ["a", "p"], outputs: ["y"], attributes: ["axis": .int(1)])])
+        return Model(card: ModelCard(name: "block"), graph: graph,
+                     tensors: [("w", try Tensor(floats: values(12, seed: 3), shape: [4, 3, 1, 1])), ("b", try Tensor(floats: [1, -1, 0.5, 0], shape: [4]))])
+    }
+
+    @Test func concatProducersWriteInPlaceAtBatchOneAndMatchTheCopyingPath() throws {
+        let session = try InferenceSession(model: try Self.inceptionBlock(), threads: 2)
+        let xs = Self.values(2 * 3 * 7 * 9, seed: 11)
+        let pair = try session.run(["x": try Tensor(floats: xs, shape: [2, 3, 7, 9])])["y"]!.scalars(as: Float.self)
+        // Batch 2: the slices are not contiguous, the Concat copies.
+        #expect(session.plans.first?.plan.placements.isEmpty == true)
+        for image in 0..<2 {
+            let one = try session.run(["x": try Tensor(floats: Array(xs[(image * 189)..<((image + 1) * 189)]), shape: [1, 3, 7, 9])])["y"]!
+            #expect(session.plans.first?.plan.placements.count == 2)
+            #expect(one.shape == [1, 7, 7, 9])
+            let got = one.scalars(as: Float.self), want = Array(pair[(image * 441)..<((image + 1) * 441)])
+            for (u, v) in zip(got, want) { #expect((u - v).magnitude <= 1e-6 * max(1, v.magnitude), "image \(image): \(u) vs \(v)") }
+        }
+        // A second run reuses the placement without stale data.
+        let again = try session.run(["x": try Tensor(floats: Array(xs[0..<189]), shape: [1, 3, 7, 9])])["y"]!.scalars(as: Float.self)
+        #expect(zip(again, pair[0..<441]).allSatisfy { ($0 - $1).magnitude <= 1e-6 * max(1, $1.magnitude) })
+    }
+
+    @Test func aRequestedBranchOutputIsNotPlacedAndStaysCorrect() throws {
+        let session = try InferenceSession(model: try Self.inceptionBlock(), threads: 1, outputs: ["a", "y"])
+        let xs = Self.values(189, seed: 5)
+        let out = try session.run(["x": try Tensor(floats: xs, shape: [1, 3, 7, 9])])
+        #expect(session.plans.first?.plan.placements.count == 1)
+        let a = out["a"]!.scalars(as: Float.self), y = out["y"]!.scalars(as: Float.self)
+        #expect(Array(y[0..<a.count]) == a)
+    }
+
+    @Test func channelSlicesAreViewsAndInPlaceReadersDoNotClobberTheSource() throws {
+        // r = Relu(x); s = r[:, 1:3] (a view); t = Neg(s) may run in place only once r is dead; u = r + 1.
+        let graph = Graph(inputs: [ValueInfo(name: "x", dtype: .f32, shape: [.fixed(1), .fixed(4), .fixed(2), .fixed(3)])],
+                          outputs: [ValueInfo(name: "t", dtype: .f32, shape: [.fixed(1), .fixed(2), .fixed(2), .fixed(3)]),
+                                    ValueInfo(name: "u", dtype: .f32, shape: [.fixed(1), .fixed(4), .fixed(2), .fixed(3)]),
+                                    ValueInfo(name: "h", dtype: .f32, shape: [.fixed(1), .fixed(2), .fixed(2), .fixed(3)])],
+                          nodes: [Node(name: "relu", op: "Relu", inputs: ["x"], outputs: ["r"]),
+                                  Node(name: "slice", op: "Slice", inputs: ["r", "starts", "ends", "axes"], outputs: ["s"]),
+                                  Node(name: "neg", op: "Neg", inputs: ["s"], outputs: ["t"]),
+                                  Node(name: "add", op: "Add", inputs: ["r", "one"], outputs: ["u"]),
+                                  Node(name: "split", op: "Split", inputs: ["x"], outputs: ["h", "h2"], attributes: ["axis": .int(1), "num_outputs": .int(2)])])
+        let model = Model(card: ModelCard(name: "views"), graph: graph, tensors: [
+            ("starts", try Self.ints([1])), ("ends", try Self.ints([3])), ("axes", try Self.ints([1])),
+            ("one", try Tensor(floats: [1], shape: [1])),
+        ])
+        let xs = Self.values(24, seed: 9)
+        let out = try InferenceSession(model: model, threads: 1).run(["x": try Tensor(floats: xs, shape: [1, 4, 2, 3])])
+        let r = xs.map { max($0, 0) }
+        #expect(out["t"]!.scalars(as: Float.self) == r[6..<18].map { -$0 })
+        #expect(out["u"]!.scalars(as: Float.self) == r.map { $0 + 1 })
+        #expect(out["h"]!.scalars(as: Float.self) == Array(xs[0..<12]))
+    }
+
+    @Test func contiguousOffsetAcceptsOnlyOneContiguousRun() {
+        #expect(DataKernel.contiguousOffset(shape: [1, 8, 4, 4], starts: [0, 2, 0, 0], steps: [1, 1, 1, 1], outShape: [1, 3, 4, 4]) == 32)
+        #expect(DataKernel.contiguousOffset(shape: [2, 8, 4, 4], starts: [0, 2, 0, 0], steps: [1, 1, 1, 1], outShape: [2, 3, 4, 4]) == nil)
+        #expect(DataKernel.contiguousOffset(shape: [2, 8, 4, 4], starts: [1, 2, 0, 0], steps: [1, 1, 1, 1], outShape: [1, 3, 4, 4]) == 128 + 32)
+        #expect(DataKernel.contiguousOffset(shape: [1, 8, 4, 4], starts: [0, 0, 1, 0], steps: [1, 1, 1, 1], outShape: [1, 8, 2, 4]) == nil)
+        #expect(DataKernel.contiguousOffset(shape: [1, 8, 4, 4], starts: [0, 0, 0, 0], steps: [1, 2, 1, 1], outShape: [1, 4, 4, 4]) == nil)
+        #expect(DataKernel.contiguousOffset(shape: [1, 8, 4, 4], starts: [0, 5, 2, 0], steps: [1, 1, 1, 1], outShape: [1, 1, 1, 4]) == 80 + 8)
+    }
+}
