@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Times zoo's CPU runtime against onnxruntime on full-size ResNet50, VGG16,
 # MobileNetV2 and InceptionV3 (random weights, bench/make_models.py), side by
-# side in one run with the same thread count: batch-1 median latency, batch-8
-# throughput, peak RSS of each process, and zoo-vs-ORT parity on the batch-1 output.
+# side in one run with the same thread count: batch-1 median latency, batch-8 and
+# batch-32 throughput, peak RSS of each process, and zoo-vs-ORT parity on the batch-1 output.
 # Usage: bench/runtime.sh [OUT_DIR]   (default bench/out; nothing here is committed)
 #   THREADS=2   threads for both engines (ORT: intra_op_num_threads; zoo: --threads)
 #   MODELS=resnet50,vgg16,mobilenetv2,inception_v3   a subset, comma-separated; also
 #               densenet121, squeezenet1_1, shufflenet_v2, efficientnet_b0 (torchvision exports,
 #               bench/make_torchvision_models.py, made with TORCH_VENV=/tmp/torch-venv, the
-#               venv of `make test-exports`; skipped with a note when it is missing)
+#               venv of `make test-exports`; skipped with a note when it is missing), and
+#               resnet50_keras: Keras Applications ResNet50, channels-last, converted by zoo from
+#               Keras's .h5 and run by ORT from Keras's own ONNX export (bench/make_keras_models.py,
+#               the same venv plus bench/requirements-keras-nhwc.txt, installed when missing)
 #   PROCS=3     fresh processes per engine and batch, interleaved ORT, zoo, ORT, zoo...;
 #               the table keeps each engine's best median. The shared 2-core VM's speed
 #               drifts for seconds to minutes at a time (ORT's MobileNetV2 batch 1 was
@@ -18,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/out}
 threads=${THREADS:-2}
-models=${MODELS:-resnet50,vgg16,mobilenetv2,inception_v3}
+models=${MODELS:-resnet50,vgg16,mobilenetv2,inception_v3,densenet121,squeezenet1_1,shufflenet_v2,efficientnet_b0,resnet50_keras}
 procs=${PROCS:-3}
 mdir="$out/models"
 res="$out/runtime"
@@ -41,11 +44,18 @@ for m in "${names[@]}"; do
   case "$m" in
     inception_v3) size=299 ;;
     resnet50 | vgg16 | mobilenetv2) size=224 ;;
-    densenet121 | squeezenet1_1 | shufflenet_v2 | efficientnet_b0) size=224 ;;
+    densenet121 | squeezenet1_1 | shufflenet_v2 | efficientnet_b0 | resnet50_keras) size=224 ;;
     *) echo "runtime.sh: unknown model $m" >&2; exit 64 ;;
   esac
-  src="$mdir/$m.onnx" dst="$mdir/$m.zoo"
+  src="$mdir/$m.onnx" dst="$mdir/$m.zoo" zsrc="$mdir/$m.onnx" layout=nchw
   case "$m" in
+    resnet50_keras)
+      tv=${TORCH_VENV:-/tmp/torch-venv} zsrc="$mdir/$m.h5" layout=nhwc
+      if [ ! -f "$src" ] || [ ! -f "$zsrc" ]; then
+        if [ ! -x "$tv/bin/python" ]; then echo "runtime.sh: $m needs the torch venv ($tv; make test-exports creates it): skipped" >&2; continue; fi
+        "$tv/bin/python" -c "import keras, h5py" 2>/dev/null || "$tv/bin/pip" install -q -r bench/requirements-keras-nhwc.txt
+        KERAS_BACKEND=torch "$tv/bin/python" bench/make_keras_models.py "$mdir" >/dev/null 2>&1
+      fi ;;
     densenet121 | squeezenet1_1 | shufflenet_v2 | efficientnet_b0)
       tv=${TORCH_VENV:-/tmp/torch-venv}
       if [ ! -f "$src" ]; then
@@ -54,25 +64,30 @@ for m in "${names[@]}"; do
       fi ;;
     *) [ -f "$src" ] || python3 bench/make_models.py "$mdir" --only "$m" ;;
   esac
-  "$zoo" convert "$src" -o "$dst" -f >/dev/null
-  for b in 1 8; do
-    x="$mdir/input_${size}_b$b.npy"
-    [ -f "$x" ] || python3 -c "import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng($b).standard_normal(($b, 3, $size, $size), dtype=np.float32))" "$x"
+  "$zoo" convert "$zsrc" -o "$dst" -f >/dev/null
+  tag=$size; [ "$layout" = nhwc ] && tag=${size}_nhwc
+  for b in 1 8 32; do
+    x="$mdir/input_${tag}_b$b.npy"
+    [ -f "$x" ] || python3 -c "
+import numpy as np, sys
+b, s, nhwc = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == 'nhwc'
+np.save(sys.argv[1], np.random.default_rng(b).standard_normal((b, s, s, 3) if nhwc else (b, 3, s, s), dtype=np.float32))" "$x" "$b" "$size" "$layout"
   done
-  cat "$src" "$dst" > /dev/null   # page cache warm for both engines
+  cat "$src" "$zsrc" "$dst" > /dev/null   # page cache warm for both engines
   rm -f "$res/$m".*
 
   echo
-  for b in 1 8; do
-    x="$mdir/input_${size}_b$b.npy" n=20
-    [ "$b" = 1 ] || n=10
+  for b in 1 8 32; do
+    x="$mdir/input_${tag}_b$b.npy" n=20 warm=3
+    [ "$b" = 8 ] && n=10
+    [ "$b" = 32 ] && n=5 warm=1
     ort_ms=() zoo_ms=()
     for p in $(seq 1 "$procs"); do
       save=()
       [ "$b" = 1 ] && [ "$p" = 1 ] && save=(--save-output "$res/$m.ort_b1.npy")
       f="$res/$m.b$b.p$p"
       /usr/bin/time -f %M -o "$f.ort.rss" \
-        python3 bench/ort_latency.py "$src" "$x" --threads "$threads" --warmup 3 --runs "$n" "${save[@]}" > "$f.ort.json"
+        python3 bench/ort_latency.py "$src" "$x" --threads "$threads" --warmup "$warm" --runs "$n" "${save[@]}" > "$f.ort.json"
       ort_ms+=("$(median_of "$f.ort.json")")
       # zoo run does one warm-up run itself, then N timed runs; a failure is reported in the table, not fatal.
       rc=0
@@ -89,7 +104,7 @@ for m in "${names[@]}"; do
   done
 
   rc=0
-  "$zoo" parity "$dst" --input "$mdir/input_${size}_b1.npy" --expect "$res/$m.ort_b1.npy" \
+  "$zoo" parity "$dst" --input "$mdir/input_${tag}_b1.npy" --expect "$res/$m.ort_b1.npy" \
     --rtol 1e-3 --atol 1e-4 --json > "$res/$m.parity.json" 2> "$res/$m.parity.txt" || rc=$?
   echo "$rc" > "$res/$m.parity.rc"
   python3 - "$res" "$m" <<'PY'
@@ -142,25 +157,26 @@ def parity(m):
     return f"{got[0]:.2g} ({'pass' if got[1] else '**FAIL**'})"
 
 f = lambda v, d=1: "failed" if v is None else f"{v:.{d}f}"
-print(f"Threads: {threads} for both engines. Batch 1: median latency (ms) of 20 runs after warm-up; batch 8: "
-      f"images/s from the median of 10 runs; each the best of {procs} fresh processes per engine, run interleaved. "
+print(f"Threads: {threads} for both engines. Batch 1: median latency (ms) of 20 runs after warm-up; batch 8 and 32: "
+      f"images/s from the median of 10 (5) runs; each the best of {procs} fresh processes per engine, run interleaved. "
       "Ratios are zoo / ORT: latency < 1 and throughput > 1 mean zoo is faster. Peak RSS: whole process, "
-      "batch 1 / batch 8, MiB. Parity: zoo vs ORT on the batch-1 softmax output, rtol 1e-3, atol 1e-4.")
+      "batch 1 / 8 / 32, MiB. Parity: zoo vs ORT on the batch-1 output, rtol 1e-3, atol 1e-4.")
 print()
-print("| model | b1 zoo ms | b1 ORT ms | b1 ratio | b8 zoo img/s | b8 ORT img/s | b8 ratio | peak RSS zoo | peak RSS ORT | parity max abs error |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| model | b1 zoo ms | b1 ORT ms | b1 ratio | b8 zoo img/s | b8 ORT img/s | b8 ratio | b32 zoo img/s | b32 ORT img/s | b32 ratio | peak RSS zoo | peak RSS ORT | parity max abs error |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 import glob
 for m in models:
     if not glob.glob(f"{res}/{m}.b1.*"):
-        print(f"| {m} | skipped (no model: see the note above) | | | | | | | | |")
+        print(f"| {m} | skipped (no model: see the note above) | | | | | | | | | | | |")
         continue
-    (z1, zr1), (z8, zr8) = best(runs(m, 1, "zoo")), best(runs(m, 8, "zoo"))
-    (o1, or1), (o8, or8) = best(runs(m, 1, "ort")), best(runs(m, 8, "ort"))
-    zt8, ot8 = (None if z8 is None else 8e3 / z8), 8e3 / o8
-    r1 = None if z1 is None else z1 / o1
-    r8 = None if zt8 is None else zt8 / ot8
-    print(f"| {m} | {f(z1, 2)} | {o1:.2f} | {f(r1, 2)} | {f(zt8)} | {ot8:.1f} | {f(r8, 2)} | "
-          f"{f(zr1, 0)} / {f(zr8, 0)} | {or1:.0f} / {or8:.0f} | {parity(m)} |")
+    (z1, zr1), (z8, zr8), (z32, zr32) = (best(runs(m, b, "zoo")) for b in (1, 8, 32))
+    (o1, or1), (o8, or8), (o32, or32) = (best(runs(m, b, "ort")) for b in (1, 8, 32))
+    tput = lambda b, ms: None if ms is None else b * 1e3 / ms
+    zt8, ot8, zt32, ot32 = tput(8, z8), tput(8, o8), tput(32, z32), tput(32, o32)
+    ratio = lambda a, b: None if a is None or b is None else a / b
+    print(f"| {m} | {f(z1, 2)} | {f(o1, 2)} | {f(ratio(z1, o1), 2)} | {f(zt8)} | {f(ot8)} | {f(ratio(zt8, ot8), 2)} | "
+          f"{f(zt32)} | {f(ot32)} | {f(ratio(zt32, ot32), 2)} | "
+          f"{f(zr1, 0)} / {f(zr8, 0)} / {f(zr32, 0)} | {f(or1, 0)} / {f(or8, 0)} / {f(or32, 0)} | {parity(m)} |")
 PY
 echo
 cat "$out/runtime.md"

@@ -2,7 +2,8 @@ import Foundation
 import ZooCore
 
 extension InferenceSession {
-    /// Load-time rewrites: BatchNormalization folded into the Conv before it,
+    /// Load-time rewrites: a zero Pad folded into the Conv after it,
+    /// BatchNormalization folded into the Conv before it,
     /// residual Adds folded into the Conv that feeds them, then Relu / Clip /
     /// LeakyRelu folded into the Conv, Gemm, Add or BatchNormalization before them, and x · Sigmoid(x)
     /// (SiLU) folded into the producer of x.
@@ -21,7 +22,24 @@ extension InferenceSession {
         }
 
         var r = readers()
+        // Zero padding before a convolution (Keras's ZeroPadding2D → Conv2D) becomes the convolution's own pads.
         var i = 0
+        while i < steps.count {
+            let pad = steps[i].node
+            guard pad.op == "Pad", let x = pad.inputs.first, let y = pad.outputs.first, pad.outputs.count == 1,
+                  r[y] == 1, !keep.contains(y), let j = steps.firstIndex(where: { $0.node.op == "Conv" && $0.node.inputs.first == y }),
+                  let extra = try zeroSpatialPads(steps[i], constants: constants),
+                  let merged = try mergedConvPads(steps[j], adding: extra) else {
+                i += 1
+                continue
+            }
+            steps[j].node.inputs[0] = x
+            steps[j].node.attributes["pads"] = .ints(merged)
+            steps.remove(at: i)
+            r = readers()
+        }
+
+        i = 0
         while i < steps.count {
             let bn = steps[i].node
             guard bn.op == "BatchNormalization", let x = bn.inputs.first, r[x] == 1, !keep.contains(x),
@@ -113,5 +131,51 @@ extension InferenceSession {
             steps.remove(at: i)
             r = readers()
         }
+    }
+
+    /// The spatial pads of a constant-zero Pad of a 4-D (or other rank ≥ 3) tensor
+    /// whose batch and channel pads are 0 and all pads are constant and ≥ 0, as
+    /// [begin…, end…] over the spatial axes; nil for any other Pad.
+    static func zeroSpatialPads(_ step: Step, constants: [String: Constant]) throws -> [Int]? {
+        let node = step.node
+        let attrs = OpAttributes(node: node, spec: step.spec)
+        guard try attrs.string("mode") == "constant" else { return nil }
+        func ints(_ k: Int) -> [Int64]? {
+            guard k < node.inputs.count, !node.inputs[k].isEmpty else { return nil }
+            if case .ints(let v, _)? = constants[node.inputs[k]] { return v }
+            return nil
+        }
+        let pads: [Int]
+        if node.inputs.count > 1, !node.inputs[1].isEmpty {
+            guard let v = ints(1) else { return nil }
+            pads = v.map { Int($0) }
+        } else {
+            pads = try attrs.optionalInts("pads") ?? []
+        }
+        // An axes input (opset 18) or a non-zero value keeps the Pad.
+        if node.inputs.count > 3, !node.inputs[3].isEmpty { return nil }
+        if node.inputs.count > 2, !node.inputs[2].isEmpty {
+            switch constants[node.inputs[2]] {
+            case .floats(let p, let s, _)? where s.reduce(1, *) == 1: if p[0] != 0 || p[0].sign == .minus { return nil }
+            case .ints(let v, _)? where v.count == 1: if v[0] != 0 { return nil }
+            default: return nil
+            }
+        } else if try attrs.float("value") != 0 {
+            return nil
+        }
+        let rank = pads.count / 2
+        guard pads.count % 2 == 0, rank >= 3, pads.allSatisfy({ $0 >= 0 }),
+              pads[0] == 0, pads[1] == 0, pads[rank] == 0, pads[rank + 1] == 0 else { return nil }
+        return Array(pads[2..<rank]) + Array(pads[(rank + 2)...])
+    }
+
+    /// The Conv's explicit pads plus `extra`; nil when the Conv pads automatically or the ranks differ.
+    static func mergedConvPads(_ step: Step, adding extra: [Int]) throws -> [Int]? {
+        let attrs = OpAttributes(node: step.node, spec: step.spec)
+        guard (try attrs.optionalString("auto_pad") ?? "NOTSET") == "NOTSET" else { return nil }
+        let spatial = extra.count / 2
+        let own = try attrs.optionalInts("pads") ?? Array(repeating: 0, count: 2 * spatial)
+        guard own.count == extra.count else { return nil }
+        return zip(own, extra).map { $0 + $1 }
     }
 }

@@ -70,6 +70,35 @@ enum DataKernel {
     /// Pad (negative pads crop) with `mode` constant / reflect / edge / wrap (ONNX
     /// semantics): the flat source index of every output element, or −1 where
     /// the constant value goes.
+    /// Constant padding with non-negative pads: the output filled with `value`,
+    /// then every input row (the last axis) copied to its place.
+    static func constantPad(_ x: UnsafePointer<Float>, shape: [Int], before: [Int], outShape: [Int], value: Float, to y: UnsafeMutablePointer<Float>) {
+        let total = outShape.reduce(1, *)
+        y.update(repeating: value, count: total)
+        guard shape.allSatisfy({ $0 > 0 }) else { return }
+        guard let inner = shape.last else { y[0] = x[0]; return }
+        let rank = shape.count
+        let outStrides = StridedCopy.contiguousStrides(outShape)
+        var base = 0
+        for d in 0..<rank { base += before[d] * outStrides[d] }
+        let rows = shape.dropLast().reduce(1, *)
+        var idx = Array(repeating: 0, count: max(rank - 1, 0))
+        var off = base
+        for r in 0..<rows {
+            (y + off).update(from: x + r * inner, count: inner)
+            // Next row: step the multi-index over the leading axes.
+            var d = rank - 2
+            while d >= 0 {
+                idx[d] += 1
+                off += outStrides[d]
+                if idx[d] < shape[d] { break }
+                off -= outStrides[d] * idx[d]
+                idx[d] = 0
+                d -= 1
+            }
+        }
+    }
+
     static func padSources(shape: [Int], pads: [Int], mode: String, outShape: [Int]) -> [Int] {
         let rank = shape.count
         // Per axis: output index → source index, or −1 for the constant value.

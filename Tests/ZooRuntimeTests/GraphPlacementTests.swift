@@ -85,3 +85,26 @@ import ZooCore
         #expect(DataKernel.contiguousOffset(shape: [1, 8, 4, 4], starts: [0, 5, 2, 0], steps: [1, 1, 1, 1], outShape: [1, 1, 1, 4]) == 80 + 8)
     }
 }
+
+/// Keras's ZeroPadding2D before a Conv2D becomes the convolution's own pads.
+@Suite struct PadFusionTests {
+    @Test func zeroPadBeforeAConvFoldsIntoItsPadsAndMatchesTheUnfoldedGraph() throws {
+        let graph = Graph(inputs: [ValueInfo(name: "x", dtype: .f32, shape: [.fixed(1), .fixed(2), .fixed(6), .fixed(5)])],
+                          outputs: [ValueInfo(name: "y", dtype: .f32, shape: [.fixed(1), .fixed(3), .fixed(8), .fixed(7)])],
+                          nodes: [Node(name: "pad", op: "Pad", inputs: ["x", "pads"], outputs: ["p"]),
+                                  Node(name: "conv", op: "Conv", inputs: ["p", "w"], outputs: ["y"], attributes: ["pads": .ints([1, 0, 0, 1])])])
+        let model = Model(card: ModelCard(name: "pad"), graph: graph, tensors: [
+            ("pads", try GraphPlacementTests.ints([0, 0, 1, 2, 0, 0, 2, 1])),
+            ("w", try Tensor(floats: GraphPlacementTests.values(54, seed: 4), shape: [3, 2, 3, 3])),
+        ])
+        let x = try Tensor(floats: GraphPlacementTests.values(60, seed: 8).map { $0 + 3 }, shape: [1, 2, 6, 5])
+        let folded = try InferenceSession(model: model, threads: 1)
+        #expect(folded.steps.map(\.node.op) == ["Conv"])
+        #expect(try OpAttributes(node: folded.steps[0].node, spec: folded.steps[0].spec).optionalInts("pads") == [2, 2, 2, 2])
+        let plain = try InferenceSession(model: model, threads: 1, outputs: ["p", "y"])
+        #expect(plain.steps.count == 2)
+        let a = try folded.run(["x": x])["y"]!, e = try plain.run(["x": x])["y"]!
+        #expect(a.shape == [1, 3, 8, 7] && e.shape == a.shape)
+        for (u, v) in zip(a.scalars(as: Float.self), e.scalars(as: Float.self)) { #expect((u - v).magnitude <= 1e-5 * max(1, v.magnitude)) }
+    }
+}

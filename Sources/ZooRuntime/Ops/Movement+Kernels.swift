@@ -97,7 +97,19 @@ enum MovementKernels {
             let x = try c.input(0), shape = x.shape
             var pads = try c.parameter("pads", input: 1) ?? []
             if c.has(3) { pads = try MovementOps.fullPads(pads, axes: try c.ints(3).map { Int($0) }, rank: shape.count, fail: c.fail) }
-            let sources = DataKernel.padSources(shape: shape, pads: pads, mode: try c.attrs.string("mode"), outShape: c.out)
+            let mode = try c.attrs.string("mode")
+            if mode == "constant", case .floats(let p, _, _) = x, pads.count == 2 * shape.count, pads.allSatisfy({ $0 >= 0 }) {
+                // The common case (Keras's ZeroPadding2D): fill, then copy each input row into place.
+                let fill = c.has(2) ? MathKernels.Values(try c.input(2)) : nil
+                let scalarFill = try fill == nil || c.input(2).shape.reduce(1, *) == 1
+                if scalarFill {
+                    let value = try fill?.float(0) ?? c.attrs.float("value")
+                    let (y, b) = c.allocate(c.count)
+                    DataKernel.constantPad(p, shape: shape, before: Array(pads[0..<shape.count]), outShape: c.out, value: value, to: y)
+                    return [c.result(y, b)]
+                }
+            }
+            let sources = DataKernel.padSources(shape: shape, pads: pads, mode: mode, outShape: c.out)
             let v = MathKernels.Values(x)
             let fill = c.has(2) ? MathKernels.Values(try c.input(2)) : nil
             let fv = try fill.map { f -> Float in guard try c.input(2).shape.reduce(1, *) == 1 else { throw c.fail("the pad value must be a scalar") }; return f.float(0) } ?? (try c.attrs.float("value"))
