@@ -123,7 +123,7 @@ extension InferenceSession {
             let shown = inputs.prefix(8).map { $0?.rendered ?? "—" }.joined(separator: ", ") + (inputs.count > 8 ? ", … \(inputs.count - 8) more" : "")
             throw RuntimeError.shape(node: node.name, op: node.op, detail: "\(detail) (input shapes \(shown))")
         }
-        return try out.map { s in
+        let shapes: [[Int]] = try out.map { s in
             // -1 marks a size the kernel decides (`OpSpec.shapeFromData`).
             if step.spec.shapeFromData, s.concrete == nil { return s.map { $0.value ?? -1 } }
             guard let c = s.concrete else {
@@ -136,5 +136,13 @@ extension InferenceSession {
             }
             return c
         }
+        // What this node holds at once: its inputs and its outputs (4 bytes per element; integers are small).
+        var bytes = 0
+        for s in shapes where !s.contains(-1) { bytes = bytes.addingReportingOverflow((ShapeMath.elementCount(s) ?? Int.max / 8) * 4).partialValue }
+        for case let s? in inputs { if let c = s.concrete, let n = ShapeMath.elementCount(c) { bytes += n * 4 } }
+        if bytes > memoryLimit {
+            throw RuntimeError.insufficientMemory(node: node.name, op: node.op, bytes: bytes, available: memoryLimit)
+        }
+        return shapes
     }
 }

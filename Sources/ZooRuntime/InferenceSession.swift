@@ -71,6 +71,11 @@ public final class InferenceSession: @unchecked Sendable {
     private let lock = NSLock()
     var plans: [(key: PlanKey, plan: Plan)] = []
 
+    /// Bytes one node's inputs and outputs may take together (default: the machine's
+    /// physical memory). A larger node is refused with `RuntimeError.insufficientMemory`
+    /// before anything is allocated, instead of the process being killed mid-run.
+    public var memoryLimit = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+
     /// When set, `run` records wall time per op kind in `profile`.
     public var profiling = false
     /// Milliseconds and node counts per op kind ("Conv+relu" for fused nodes) of the last profiled run.

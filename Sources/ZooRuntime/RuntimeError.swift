@@ -15,6 +15,8 @@ public enum RuntimeError: Error, LocalizedError, Equatable {
     case unknownOutput(name: String)
     case shape(node: String, op: String, detail: String)
     case invalidModel(detail: String)
+    /// One node's inputs and outputs at these sizes need more memory than the machine has (checked before allocating).
+    case insufficientMemory(node: String, op: String, bytes: Int, available: Int)
     /// A reference output has a different shape from the model's output.
     case referenceShape(output: String, actual: [Int], expected: [Int])
 
@@ -39,6 +41,9 @@ public enum RuntimeError: Error, LocalizedError, Equatable {
             return "the model has no value named '\(name)'; 'zoo inspect' lists its nodes and outputs"
         case let .shape(node, op, detail):
             return "node '\(node)' (\(op)): \(detail)"
+        case let .insufficientMemory(node, op, bytes, available):
+            let gib = { (b: Int) in String(format: "%.1f GiB", Double(b) / Double(1 << 30)) }
+            return "node '\(node)' (\(op)) needs \(gib(bytes)) for its inputs and outputs at this input size, more than the \(gib(available)) of memory here: use a smaller batch or input size"
         case let .invalidModel(detail):
             return "invalid model: \(detail)"
         case let .referenceShape(output, actual, expected):

@@ -108,3 +108,23 @@ import ZooCore
         for (u, v) in zip(a.scalars(as: Float.self), e.scalars(as: Float.self)) { #expect((u - v).magnitude <= 1e-5 * max(1, v.magnitude)) }
     }
 }
+
+/// A node that needs more memory than the machine has is refused before anything is allocated.
+@Suite struct MemoryLimitTests {
+    @Test func aNodeLargerThanTheMemoryLimitIsATypedErrorBeforeAllocation() throws {
+        let session = try InferenceSession(model: try GraphPlacementTests.inceptionBlock(), threads: 1)
+        session.memoryLimit = 1 << 20
+        let x = try Tensor(floats: [Float](repeating: 0.5, count: 3 * 7 * 9 * 1000), shape: [1000, 3, 7, 9])
+        #expect(throws: RuntimeError.self) { _ = try session.run(["x": x]) }
+        do {
+            _ = try session.run(["x": x])
+        } catch let e as RuntimeError {
+            guard case .insufficientMemory(let node, _, let bytes, let available) = e else { Issue.record("unexpected \(e)"); return }
+            #expect(node == "conv" && bytes > available && available == 1 << 20)
+            #expect(e.localizedDescription.contains("smaller batch"))
+        }
+        #expect(session.activationBytes == 0)
+        // The same session runs a batch that fits.
+        #expect(try session.run(["x": try Tensor(floats: [Float](repeating: 0.5, count: 189), shape: [1, 3, 7, 9])])["y"]?.shape == [1, 7, 7, 9])
+    }
+}
