@@ -4,7 +4,9 @@
 #   scripts/setup.sh --bench   also the tools the benchmarks use (hyperfine, openssl, time)
 #   scripts/setup.sh --fixtures  also protoc-c (to regenerate Sources/CONNXProto)
 set -euo pipefail
-packages=(pkg-config libhdf5-dev libprotobuf-c-dev libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev)
+# docker-registry (the CNCF distribution registry), skopeo and htpasswd (apache2-utils): the OCI tests.
+packages=(pkg-config libhdf5-dev libprotobuf-c-dev libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
+          docker-registry skopeo apache2-utils)
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(hyperfine openssl time python3-numpy) ;;

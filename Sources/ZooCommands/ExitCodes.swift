@@ -23,6 +23,8 @@ public enum ZooExitCode: Int32, CaseIterable, Sendable {
     case networkFailure = 68
     /// Writing output failed (permissions, disk full).
     case ioError = 74
+    /// A registry or its token service refused the credentials, or needs some (EX_NOPERM).
+    case authFailure = 77
 }
 
 /// An error the CLI reports as one line with a chosen exit code.
@@ -52,7 +54,9 @@ func runReportingErrors(_ body: () throws -> Void) throws {
     } catch let e as RegistryError {
         printError(e.localizedDescription)
         switch e {
-        case .network, .offline: throw ExitCode(ZooExitCode.networkFailure.rawValue)
+        case .network, .offline, .ociRegistry: throw ExitCode(ZooExitCode.networkFailure.rawValue)
+        case .unauthorized: throw ExitCode(ZooExitCode.authFailure.rawValue)
+        case .ociReference: throw ExitCode(ZooExitCode.usage.rawValue)
         case .hashMismatch, .sizeMismatch: throw ExitCode(ZooExitCode.integrityFailure.rawValue)
         case .io: throw ExitCode(ZooExitCode.ioError.rawValue)
         default: throw ExitCode(ZooExitCode.inputError.rawValue)

@@ -26,7 +26,7 @@ func resolveModelPath(_ model: String) throws -> String {
 
 struct Pull: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fetch, verify, convert and register a model: a catalog NAME[:VARIANT], a file path or a file:// URL.",
+        abstract: "Fetch, verify, convert and register a model: a catalog NAME[:VARIANT], a file path, a file:// or http(s) URL, or oci://HOST/REPO[:TAG|@DIGEST].",
         discussion: "Nothing is registered unless the source's published hash matches and the converted model verifies. Prints the model's path.")
 
     @Argument(help: "Catalog name (e.g. demo-resnet_bottleneck, keras-vgg16:notop), path or file:// URL.")
@@ -58,12 +58,19 @@ struct Pull: ParsableCommand {
     @Flag(help: "Print the manifest as JSON.")
     var json = false
 
+    @Flag(help: "For oci:// references: allow plain HTTP to a registry that is not on a loopback address.")
+    var insecure = false
+
     /// Set in the child process that does the work (see `runInChildProcess`).
     @Flag(help: .hidden)
     var inProcess = false
 
     func run() throws {
         try runReportingErrors {
+            if model.hasPrefix(OCIReference.scheme) {
+                try pullOCI(model, name: name, force: force, insecure: insecure, json: json)
+                return
+            }
             if !inProcess {
                 try runInChildProcess(describing: model) { pid in
                     // Staging files carry the worker's pid; the lock died with it.
@@ -91,11 +98,14 @@ struct Pull: ParsableCommand {
 }
 
 struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List registered models.")
+    static let configuration = CommandConfiguration(abstract: "List registered models, or with --remote the tags of an OCI repository.")
+    @Option(help: ArgumentHelp("List the tags of this OCI repository instead.", valueName: "oci://HOST/REPO")) var remote: String?
+    @OptionGroup var connection: OCIConnectionOptions
     @Flag(help: "Print machine-readable JSON on stdout.") var json = false
 
     func run() throws {
         try runReportingErrors {
+            if let remote { try listRemote(remote, insecure: connection.insecure, json: json); return }
             let all = try Registry(create: false).list()
             if json { try printJSON(all); return }
             var rows = [["name", "digest", "source", "format"]]
@@ -106,12 +116,14 @@ struct List: ParsableCommand {
 }
 
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a registered model's manifest and card.")
-    @Argument(help: "Registered name.") var model: String
+    static let configuration = CommandConfiguration(abstract: "Show a registered model's manifest and card, or those of oci://HOST/REPO[:TAG] without downloading it.")
+    @Argument(help: "Registered name, or oci://HOST/REPO[:TAG|@DIGEST].") var model: String
+    @OptionGroup var connection: OCIConnectionOptions
     @Flag(help: "Print machine-readable JSON on stdout.") var json = false
 
     func run() throws {
         try runReportingErrors {
+            if model.hasPrefix(OCIReference.scheme) { try remoteInfo(model, insecure: connection.insecure, json: json); return }
             let registry = try Registry(create: false)
             let m = try registry.manifest(model)
             if json {

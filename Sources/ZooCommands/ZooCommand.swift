@@ -15,12 +15,14 @@ public struct ZooCommand: ParsableCommand {
             header (model card, graph, tensor table) and SHA-256 digests for every tensor.
 
             Exit codes: 0 success, 1 internal error, 64 usage, 65 input error, \
-            66 integrity failure, 67 parity failure, 68 network failure, 74 I/O error.
+            66 integrity failure, 67 parity failure, 68 network failure, 74 I/O error, \
+            77 registry authentication failure.
             """,
         version: ZooVersion.string,
         subcommands: [Pull.self, Convert.self, Inspect.self, Verify.self, Run.self, ParityCommand.self,
                       List.self, Info.self, PathCommand.self, Remove.self, GC.self, CatalogCommand.self,
-                      Similar.self, Analogy.self, VectorCommand.self, Classify.self, Features.self, Fit.self]
+                      Similar.self, Analogy.self, VectorCommand.self, Classify.self, Features.self, Fit.self,
+                      Push.self, Login.self, Logout.self, Export.self, Import.self]
     )
 
     public init() {}

@@ -27,6 +27,8 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     private var total: Int?
     private var contentType = ""
     private var writeError: String?
+    /// The server sent more bytes than the expected size.
+    private var oversize = false
     private var done = DispatchSemaphore(value: 0)
     private var failure: Error?
     private var started = Date()
@@ -39,8 +41,12 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     /// MD5 is only computed when the publisher gives nothing better (it is slower than SHA-256 here).
     let needMD5: Bool
 
-    init(url: URL, partial: String, expectedSize: Int?, needMD5: Bool = false) {
+    /// Extra request headers (an OCI registry's Authorization); never printed.
+    let headers: [String: String]
+
+    init(url: URL, partial: String, expectedSize: Int?, needMD5: Bool = false, headers: [String: String] = [:]) {
         self.url = url
+        self.headers = headers
         self.needMD5 = needMD5
         self.partial = partial
         self.expectedSize = expectedSize
@@ -92,6 +98,7 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
                 lastError = "the connection closed early"
             } catch let e as RegistryError {
                 if case .notAModel = e { throw e }
+                if case .sizeMismatch = e { throw e }
                 if case .network(_, let d) = e, d.hasPrefix("HTTP 4") { throw e }
                 lastError = e.localizedDescription
             }
@@ -109,12 +116,14 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         guard fd >= 0 else { throw RegistryError.io(path: partial, operation: "open", detail: String(cString: strerror(errno))) }
         defer { close(fd); fd = -1 }
         received = 0
+        oversize = false
         status = 0
         failure = nil
         writeError = nil
         started = Date()
         done = DispatchSemaphore(value: 0)
         var request = URLRequest(url: url, timeoutInterval: timeout)
+        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
         if startOffset > 0 { request.setValue("bytes=\(startOffset)-", forHTTPHeaderField: "Range") }
         let config = URLSessionConfiguration.ephemeral
         config.timeoutIntervalForRequest = timeout
@@ -124,6 +133,10 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         done.wait()
         if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         if let w = writeError { throw RegistryError.io(path: partial, operation: "write", detail: w) }
+        if oversize, let e = expectedSize {
+            unlink(partial)
+            throw RegistryError.sizeMismatch(source: url.absoluteString, expected: e, actual: startOffset + received + 1)
+        }
         if status == 416, let e = expectedSize, startOffset >= e { return true }
         guard status == 200 || status == 206 else {
             if startOffset == 0 { unlink(partial) }
@@ -160,7 +173,13 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         // Only the file's bytes go into the partial file: an error page's body (404, 500, …)
         // must never be resumed into the model.
-        guard writeError == nil, status == 200 || status == 206 else { return }
+        guard writeError == nil, !oversize, status == 200 || status == 206 else { return }
+        // More than the publisher declared: a lying or broken server; nothing more is written.
+        if let e = expectedSize, startOffset + received + data.count > e {
+            oversize = true
+            dataTask.cancel()
+            return
+        }
         data.withUnsafeBytes { raw in
             var off = 0
             while off < raw.count {
@@ -196,7 +215,15 @@ final class Downloader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         }
     }
 
+    /// Foundation's own credential handling is declined (it can retry a 401 forever);
+    /// the 401 is reported, and an OCI pull renews its token and resumes.
+    func urlSession(_ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
+                    completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
+        completionHandler(.rejectProtectionSpace, nil)
+    }
+
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+        if status == 0, let r = task.response as? HTTPURLResponse { status = r.statusCode }
         failure = error
         done.signal()
     }

@@ -14,6 +14,16 @@ public enum RegistryError: Error, LocalizedError, Equatable {
     case invalidCatalog(path: String, detail: String)
     case io(path: String, operation: String, detail: String)
     case conversion(source: String, detail: String)
+    /// An `oci://` reference that does not parse.
+    case ociReference(reference: String, detail: String)
+    /// A manifest or config that zoo cannot use (not a zoo model, malformed, too large).
+    case ociManifest(reference: String, detail: String)
+    /// A registry answered a request with an error.
+    case ociRegistry(url: String, status: Int, detail: String)
+    /// The registry or its token service refused the credentials (or needs some).
+    case unauthorized(registry: String, detail: String)
+    /// An OCI image layout directory (`zoo export` / `zoo import`) that is missing or malformed.
+    case ociLayout(path: String, detail: String)
     /// The name is taken by a model converted from another source.
     case nameTaken(name: String, digest: String, source: String)
 
@@ -33,6 +43,11 @@ public enum RegistryError: Error, LocalizedError, Equatable {
         case let .invalidCatalog(p, d): return "\(p): invalid catalog: \(d)"
         case let .io(p, op, d): return "\(p): \(op) failed: \(d)"
         case let .conversion(s, d): return "\(s): \(d)"
+        case let .ociReference(r, d): return "\(r): \(d)"
+        case let .ociManifest(r, d): return "\(r): \(d) — nothing was registered"
+        case let .ociRegistry(u, status, d): return "\(u): " + (status > 0 ? "HTTP \(status): " : "") + d
+        case let .unauthorized(r, d): return "\(r): authentication failed: \(d)"
+        case let .ociLayout(p, d): return "\(p): not a usable OCI image layout: \(d)"
         case let .nameTaken(n, d, src):
             return "'\(n)' already names another model (\(d.prefix(19))…, converted from \(src)); give --force to replace it or --name for a new name — nothing was registered"
         }
