@@ -179,3 +179,120 @@ void czoo_avgpool2d(const czoo_pool2d *p, const float *x, float *y, size_t plane
 #endif
     avgpool_portable(p, x, y, planes, rows, cols);
 }
+
+/* Depthwise 2-D convolution (one filter per channel) over `planes`
+   consecutive planes whose channels run from `first` (mod `channels`):
+   y = clamp(bias[c] + sum of w[c][i][j] * x[...], lo, hi). Taps are taken in
+   the filter's row-major order; window positions outside the input count as 0. */
+static void depthwise_portable(const czoo_pool2d *p, const float *x, const float *w, const float *bias, float *y,
+                               size_t planes, size_t channels, size_t first, float lo, float hi) {
+    const int ow = p->ow, iw = p->w;
+    for (size_t plane = 0; plane < planes; plane++) {
+        size_t c = (first + plane) % channels;
+        const float *src = x + plane * (size_t)p->h * (size_t)iw;
+        const float *k = w + c * (size_t)p->kh * (size_t)p->kw;
+        float b = bias ? bias[c] : 0.0f;
+        for (int oh = 0; oh < p->oh; oh++) {
+            float *row = y + plane * (size_t)p->oh * (size_t)ow + (size_t)oh * (size_t)ow;
+            for (int o = 0; o < ow; o++) row[o] = b;
+            for (int i = 0; i < p->kh; i++) {
+                int ih = oh * p->sh - p->pt + i * p->dh;
+                if (ih < 0 || ih >= p->h) continue;
+                const float *s = src + (size_t)ih * (size_t)iw;
+                for (int j = 0; j < p->kw; j++) {
+                    int l, h;
+                    valid_columns(j * p->dw - p->pl, p->sw, ow, iw, &l, &h);
+                    const float *t = s + (j * p->dw - p->pl);
+                    float kv = k[i * p->kw + j];
+                    for (int o = l; o < h; o++) row[o] += kv * t[(size_t)o * p->sw];
+                }
+            }
+            for (int o = 0; o < ow; o++) { float v = row[o]; row[o] = v < lo ? lo : (v > hi ? hi : v); }
+        }
+    }
+}
+
+#ifdef CZOO_POOL_AVX512
+__attribute__((target("avx512f"), always_inline))
+static inline void depthwise_avx512_body(int sw, const czoo_pool2d *p, const float *x, const float *w, const float *bias, float *y,
+                                         size_t planes, size_t channels, size_t first, float lo, float hi) {
+    const int ow = p->ow, iw = p->w, kw = p->kw;
+    int L = 0, H = ow;
+    for (int j = 0; j < kw; j++) {
+        int l, h;
+        valid_columns(j * p->dw - p->pl, sw, ow, iw, &l, &h);
+        if (l > L) L = l;
+        if (h < H) H = h;
+    }
+    if (H < L) H = L;
+    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    for (size_t plane = 0; plane < planes; plane++) {
+        size_t c = (first + plane) % channels;
+        const float *src = x + plane * (size_t)p->h * (size_t)iw;
+        const float *k = w + c * (size_t)p->kh * (size_t)kw;
+        float b = bias ? bias[c] : 0.0f;
+        for (int oh = 0; oh < p->oh; oh++) {
+            float *row = y + plane * (size_t)p->oh * (size_t)ow + (size_t)oh * (size_t)ow;
+            int i0 = 0, i1 = p->kh;
+            while (i0 < i1 && oh * p->sh - p->pt + i0 * p->dh < 0) i0++;
+            while (i1 > i0 && oh * p->sh - p->pt + (i1 - 1) * p->dh >= p->h) i1--;
+            /* Two blocks of 16 at a time: independent accumulator chains. */
+            int o = L;
+            for (; o + 16 < H; o += 32) {
+                int n1 = H - o - 16 < 16 ? H - o - 16 : 16;
+                __mmask16 m1 = lanes(n1);
+                __m512 a0 = _mm512_set1_ps(b), a1 = a0;
+                for (int i = i0; i < i1; i++) {
+                    const float *s = src + (size_t)(oh * p->sh - p->pt + i * p->dh) * (size_t)iw - p->pl;
+                    for (int j = 0; j < kw; j++) {
+                        __m512 kv = _mm512_set1_ps(k[i * kw + j]);
+                        a0 = _mm512_fmadd_ps(kv, tap_values(s + j * p->dw, o, 16, (__mmask16)0xFFFF, sw), a0);
+                        a1 = _mm512_fmadd_ps(kv, tap_values(s + j * p->dw, o + 16, n1, m1, sw), a1);
+                    }
+                }
+                _mm512_storeu_ps(row + o, _mm512_min_ps(_mm512_max_ps(a0, vlo), vhi));
+                _mm512_mask_storeu_ps(row + o + 16, m1, _mm512_min_ps(_mm512_max_ps(a1, vlo), vhi));
+            }
+            for (; o < H; o += 16) {
+                int n = H - o < 16 ? H - o : 16;
+                __mmask16 m = lanes(n);
+                __m512 a = _mm512_set1_ps(b);
+                for (int i = i0; i < i1; i++) {
+                    const float *s = src + (size_t)(oh * p->sh - p->pt + i * p->dh) * (size_t)iw - p->pl;
+                    for (int j = 0; j < kw; j++)
+                        a = _mm512_fmadd_ps(_mm512_set1_ps(k[i * kw + j]), tap_values(s + j * p->dw, o, n, m, sw), a);
+                }
+                _mm512_mask_storeu_ps(row + o, m, _mm512_min_ps(_mm512_max_ps(a, vlo), vhi));
+            }
+            for (int q = 0; q < ow; q++) {
+                if (q == L && H > L) { q = H - 1; continue; }
+                float acc = b;
+                for (int i = i0; i < i1; i++) {
+                    const float *s = src + (size_t)(oh * p->sh - p->pt + i * p->dh) * (size_t)iw;
+                    for (int j = 0; j < kw; j++) {
+                        int ic = q * sw + j * p->dw - p->pl;
+                        if (ic >= 0 && ic < iw) acc += k[i * kw + j] * s[ic];
+                    }
+                }
+                row[q] = acc < lo ? lo : (acc > hi ? hi : acc);
+            }
+        }
+    }
+}
+
+__attribute__((target("avx512f")))
+static void depthwise_avx512(const czoo_pool2d *p, const float *x, const float *w, const float *bias, float *y,
+                             size_t planes, size_t channels, size_t first, float lo, float hi) {
+    if (p->sw == 1) depthwise_avx512_body(1, p, x, w, bias, y, planes, channels, first, lo, hi);
+    else if (p->sw == 2) depthwise_avx512_body(2, p, x, w, bias, y, planes, channels, first, lo, hi);
+    else depthwise_avx512_body(p->sw, p, x, w, bias, y, planes, channels, first, lo, hi);
+}
+#endif
+
+void czoo_depthwise2d(const czoo_pool2d *p, const float *x, const float *w, const float *bias, float *y,
+                      size_t planes, size_t channels, size_t first, float lo, float hi) {
+#ifdef CZOO_POOL_AVX512
+    if (czoo_sgemm_available()) { depthwise_avx512(p, x, w, bias, y, planes, channels, first, lo, hi); return; }
+#endif
+    depthwise_portable(p, x, w, bias, y, planes, channels, first, lo, hi);
+}

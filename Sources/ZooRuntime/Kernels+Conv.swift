@@ -212,114 +212,63 @@ enum ConvKernel {
     }
 
     /// One filter per channel: a direct loop beats im2col + GEMM with M = 1.
-    /// Taps are accumulated row by row over the valid output range of each
-    /// tap, so the inner loop is a branch-free multiply-add the compiler vectorises.
+    /// CZooSupport's `czoo_depthwise2d` (16 output columns per step under
+    /// AVX-512, every tap accumulated in registers, the borders bounds-checked;
+    /// a portable C loop otherwise) computes bias + taps and a Relu/Clip; a
+    /// fused shortcut and other activations are applied per plane after it.
     static func depthwise(_ p: ConvParams, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                           residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, threads: Int) {
         let plane = p.oh * p.ow
-        /// Epilogue of one output row: the fused shortcut, then the activation.
-        func finish(_ row: UnsafeMutablePointer<Float>, at offset: Int) {
-            if let res = residual {
-                let s = res + offset
-                for i in 0..<p.ow { row[i] += s[i] }
-            }
-            Activations.apply(p.activation, row, count: p.ow)
+        let pool = PoolParams(n: p.n, c: p.c, h: p.h, w: p.w, kh: p.kh, kw: p.kw, oh: p.oh, ow: p.ow, strideH: p.strideH, strideW: p.strideW,
+                              dilH: p.dilH, dilW: p.dilW, padTop: p.padTop, padLeft: p.padLeft, padBottom: 0, padRight: 0, countIncludePad: false)
+        guard let g = PoolKernel.geometry(pool) else {
+            depthwiseReference(p, x: x, w: w, bias: bias, residual: residual, y: y)
+            return
         }
-        // Valid output columns per kernel column (0 <= ow*s - pad + kj*d < w).
-        let ranges = PoolKernel.validColumns(kw: p.kw, dilW: p.dilW, padLeft: p.padLeft, strideW: p.strideW, ow: p.ow, w: p.w)
-        let is3x3 = p.kh == 3 && p.kw == 3 && p.dilH == 1 && p.dilW == 1
-        parallelFor(p.n * p.c, threads: threads, grain: max(1, 4096 / max(plane, 1))) { r in
-            for nc in r {
-                let c = nc % p.c
-                let src = x + nc * p.h * p.w
-                let k = w + c * p.kh * p.kw
-                let b = bias?[c] ?? 0
-                for oh in 0..<p.oh {
-                    let offset = nc * plane + oh * p.ow
-                    let row = y + offset
-                    let ih0 = oh * p.strideH - p.padTop
-                    if is3x3 && ih0 >= 0 && ih0 + 2 < p.h {
-                        // All three input rows exist: nine taps in registers for the
-                        // interior columns, the generic path only at the edges.
-                        let lo = max(ranges[0].lo, ranges[1].lo, ranges[2].lo)
-                        let hi = max(lo, min(ranges[0].hi, ranges[1].hi, ranges[2].hi))
-                        let r0 = src + ih0 * p.w - p.padLeft, r1 = r0 + p.w, r2 = r1 + p.w
-                        let k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6], k7 = k[7], k8 = k[8]
-                        let st = p.strideW
-                        var start = lo
-                        if st == 1 {
-                            // Four outputs per step with SIMD (unaligned loads at the tap offsets).
-                            func load(_ q: UnsafePointer<Float>) -> SIMD4<Float> { UnsafeRawPointer(q).loadUnaligned(as: SIMD4<Float>.self) }
-                            let bv = SIMD4<Float>(repeating: b)
-                            while start + 4 <= hi {
-                                let i = start
-                                var acc = bv + k0 * load(r0 + i) + k1 * load(r0 + i + 1) + k2 * load(r0 + i + 2)
-                                acc += k3 * load(r1 + i) + k4 * load(r1 + i + 1) + k5 * load(r1 + i + 2)
-                                acc += k6 * load(r2 + i) + k7 * load(r2 + i + 1) + k8 * load(r2 + i + 2)
-                                UnsafeMutableRawPointer(row + i).storeBytes(of: acc, as: SIMD4<Float>.self)
-                                start += 4
-                            }
-                        }
-                        for ow in start..<hi {
-                            let i = ow * st
-                            var acc = b + k0 * r0[i] + k1 * r0[i + 1] + k2 * r0[i + 2]
-                            acc += k3 * r1[i] + k4 * r1[i + 1] + k5 * r1[i + 2]
-                            acc += k6 * r2[i] + k7 * r2[i + 1] + k8 * r2[i + 2]
-                            row[ow] = acc
-                        }
-                        for ow in 0..<p.ow where ow < lo || ow >= hi {
-                            var acc = b
-                            for i in 0..<3 {
-                                let srow = src + (ih0 + i) * p.w
-                                for j in 0..<3 {
-                                    let iw = ow * st - p.padLeft + j
-                                    if iw >= 0 && iw < p.w { acc += srow[iw] * k[i * 3 + j] }
-                                }
-                            }
-                            row[ow] = acc
-                        }
-                        finish(row, at: offset)
-                        continue
-                    }
-                    row.update(repeating: b, count: p.ow)
+        // Relu and Clip clamp inside the kernel unless a shortcut must be added first.
+        var lo = -Float.infinity, hi = Float.infinity
+        var after = p.activation
+        if residual == nil {
+            switch p.activation {
+            case .relu: lo = 0; after = .none
+            case .clip(let l, let h): lo = l; hi = h; after = .none
+            default: break
+            }
+        }
+        withUnsafePointer(to: g) { gp in
+            parallelFor(p.n * p.c, threads: threads, grain: max(1, 4096 / max(plane, 1))) { r in
+                let out = y + r.lowerBound * plane
+                czoo_depthwise2d(gp, x + r.lowerBound * p.h * p.w, w, bias, out, r.count, p.c, r.lowerBound % p.c, lo, hi)
+                if let res = residual {
+                    let s = res + r.lowerBound * plane
+                    for i in 0..<(r.count * plane) { out[i] += s[i] }
+                }
+                Activations.apply(after, out, count: r.count * plane)
+            }
+        }
+    }
+
+    /// Sizes beyond the C kernel's 32-bit geometry: the plain loop, one tap at a time.
+    static func depthwiseReference(_ p: ConvParams, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                   residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+        let plane = p.oh * p.ow
+        for nc in 0..<(p.n * p.c) {
+            let c = nc % p.c
+            for oh in 0..<p.oh {
+                for ow in 0..<p.ow {
+                    var acc = bias?[c] ?? 0
                     for i in 0..<p.kh {
                         let ih = oh * p.strideH - p.padTop + i * p.dilH
-                        if ih < 0 || ih >= p.h { continue }
-                        let srow = src + ih * p.w
+                        guard ih >= 0 && ih < p.h else { continue }
                         for j in 0..<p.kw {
-                            let kv = k[i * p.kw + j]
-                            let (lo, hi, shift) = ranges[j]
-                            if p.strideW == 1 {
-                                let s = srow + shift
-                                var ow = lo
-                                // Eight outputs per step, the same multiply and add as the scalar loop.
-                                let kv8 = SIMD8<Float>(repeating: kv)
-                                while ow + 8 <= hi {
-                                    let acc = UnsafeRawPointer(row + ow).loadUnaligned(as: SIMD8<Float>.self)
-                                    let v = UnsafeRawPointer(s + ow).loadUnaligned(as: SIMD8<Float>.self)
-                                    UnsafeMutableRawPointer(row + ow).storeBytes(of: acc + v * kv8, as: SIMD8<Float>.self)
-                                    ow += 8
-                                }
-                                while ow < hi { row[ow] += s[ow] * kv; ow += 1 }
-                            } else if p.strideW == 2 {
-                                var ow = lo
-                                let kv8 = SIMD8<Float>(repeating: kv)
-                                // Sixteen consecutive inputs, the even lanes, while all sixteen are inside the row.
-                                while ow + 8 <= hi && 2 * ow + shift + 16 <= p.w {
-                                    let acc = UnsafeRawPointer(row + ow).loadUnaligned(as: SIMD8<Float>.self)
-                                    let v = UnsafeRawPointer(srow + 2 * ow + shift).loadUnaligned(as: SIMD16<Float>.self).evenHalf
-                                    UnsafeMutableRawPointer(row + ow).storeBytes(of: acc + v * kv8, as: SIMD8<Float>.self)
-                                    ow += 8
-                                }
-                                while ow < hi { row[ow] += srow[2 * ow + shift] * kv; ow += 1 }
-                            } else {
-                                for ow in lo..<hi { row[ow] += srow[ow * p.strideW + shift] * kv }
-                            }
+                            let iw = ow * p.strideW - p.padLeft + j * p.dilW
+                            if iw >= 0 && iw < p.w { acc += x[(nc * p.h + ih) * p.w + iw] * w[(c * p.kh + i) * p.kw + j] }
                         }
                     }
-                    finish(row, at: offset)
+                    y[nc * plane + oh * p.ow + ow] = acc + (residual?[nc * plane + oh * p.ow + ow] ?? 0)
                 }
             }
+            Activations.apply(p.activation, y + nc * plane, count: plane)
         }
     }
 }

@@ -12,18 +12,6 @@ struct PoolParams {
 }
 
 enum PoolKernel {
-    /// For each kernel column kj: the output columns [lo, hi) whose input column
-    /// ow·stride + shift (shift = kj·dilation − padLeft) lies inside the row, so
-    /// window loops over a row need no bounds checks (pools and depthwise convolutions).
-    static func validColumns(kw: Int, dilW: Int, padLeft: Int, strideW: Int, ow: Int, w: Int) -> [(lo: Int, hi: Int, shift: Int)] {
-        (0..<kw).map { kj in
-            let shift = kj * dilW - padLeft
-            let lo = shift >= 0 ? 0 : min(ow, (-shift + strideW - 1) / strideW)
-            let hi = max(lo, min(ow, (w - 1 - shift) >= 0 ? (w - 1 - shift) / strideW + 1 : 0))
-            return (lo, hi, shift)
-        }
-    }
-
     /// The C kernels' geometry; nil when a size does not fit their 32-bit fields
     /// (the N-D kernel takes those).
     static func geometry(_ p: PoolParams) -> czoo_pool2d? {

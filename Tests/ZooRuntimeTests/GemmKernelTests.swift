@@ -61,9 +61,9 @@ import ZooONNX
         #expect(worst <= 1e-5, "\(m)×\(n)×\(k), packed: relative error \(worst)")
     }
 
-    @Test func portableAndVectorisedPathsAgreeOnAConvolutionNetwork() throws {
+    @Test func portableAndVectorisedKernelsMatchOnnxruntimeOnConvolutionDepthwiseAndPoolingFixtures() throws {
         print("GEMM kernel: \(KernelSelection.vectorised ? "AVX-512" : "portable (BLAS)")")
-        for name in ["resnet_bottleneck", "vgg_block", "inception_block"] {
+        for name in ["resnet_bottleneck", "vgg_block", "inception_block", "mobilenetv2_block", "depthwise_residual", "conv_group", "squeezenet_fire", "shufflenet_unit", "densenet_block", "avgpool_ceil", "avgpool_pads", "maxpool_opset11"] {
             let entry = Manifest.shared.models.first { $0.name == name }!
             let fast = try ONNXParityTests.run(entry).1
             KernelSelection.forcePortable(true)

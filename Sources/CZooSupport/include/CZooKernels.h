@@ -35,4 +35,11 @@ void czoo_maxpool2d(const czoo_pool2d *p, const float *x, float *y, size_t plane
    divided by rows[oh] * cols[ow] (the divisor counts, which decide whether
    padding counts); a zero divisor gives 0. */
 void czoo_avgpool2d(const czoo_pool2d *p, const float *x, float *y, size_t planes, const int *rows, const int *cols);
+
+/* Depthwise convolution (one kh x kw filter per channel, the same geometry):
+   `planes` consecutive planes whose channels are (first + k) mod `channels`;
+   y = min(max(bias[c] + the window's weighted sum, lo), hi) (lo = -inf and
+   hi = +inf for no activation; bias may be NULL). */
+void czoo_depthwise2d(const czoo_pool2d *p, const float *x, const float *w, const float *bias, float *y,
+                      size_t planes, size_t channels, size_t first, float lo, float hi);
 #endif
