@@ -1,5 +1,5 @@
 # Quick start targets; both install missing system packages first.
-.PHONY: demo test setup bench fixtures test-applications test-exports
+.PHONY: demo test setup bench fixtures test-applications test-exports test-sanitize fuzz
 
 setup:
 	@scripts/setup.sh
@@ -17,6 +17,15 @@ test-applications: setup
 
 test-exports: setup
 	scripts/test-exports.sh
+
+# The test suite under AddressSanitizer, then ThreadSanitizer (separate build directories).
+test-sanitize: setup
+	swift test --sanitize=address --build-path .build-asan
+	swift test --sanitize=thread --build-path .build-tsan
+
+# The libFuzzer harnesses of Fuzz/ (FUZZ_SECONDS per harness, default 600).
+fuzz: setup
+	bench/fuzz.sh
 
 bench:
 	bench/verify.sh

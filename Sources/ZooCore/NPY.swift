@@ -55,7 +55,8 @@ public enum NPY {
         let descr = String(d[d.index(after: q1)..<q2])
         guard let dtype = descrs[descr] else { throw Failure.unsupportedDType(path: path, descr: descr) }
         if let f = field("fortran_order"), f.hasPrefix("True") { throw bad("Fortran-ordered arrays are not supported; save with np.ascontiguousarray") }
-        guard let s = field("shape"), let open = s.firstIndex(of: "("), let close = s.firstIndex(of: ")") else { throw bad("no shape in header") }
+        // The ")" that closes the shape's "(" (a stray ")" before it is malformed, not a range to trap on).
+        guard let s = field("shape"), let open = s.firstIndex(of: "("), let close = s[open...].firstIndex(of: ")") else { throw bad("no shape in header") }
         let parts = s[s.index(after: open)..<close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let shape = try parts.map { p -> Int in
             guard let v = Int(p), v >= 0 else { throw bad("invalid dimension '\(p)'") }

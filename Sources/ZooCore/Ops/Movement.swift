@@ -204,7 +204,9 @@ public enum MovementOps {
                 guard let axes = c.value(3)?.compactMap(\.value), axes.count == c.value(3)?.count else { return [x.map { _ in c.unknown() }] }
                 pads = try MovementOps.fullPads(pads, axes: axes, rank: x.count, fail: c.fail)
             }
-            guard pads.count == 2 * x.count, pads.allSatisfy({ abs($0) <= 1 << 30 }) else { throw c.fail("pads has \(pads.count) values for rank \(x.count)") }
+            guard pads.count == 2 * x.count else { throw c.fail("pads has \(pads.count) values for rank \(x.count)") }
+            // magnitude, not abs: abs(Int.min) traps, and a hostile file may hold exactly that.
+            guard pads.allSatisfy({ $0.magnitude <= 1 << 30 }) else { throw c.fail("pads \(pads.prefix(8)) exceed ±2^30") }
             var out: SymShape = []
             for (i, d) in x.enumerated() {
                 let v = try c.orUnknown(d.adding(SymDim(pads[i] + pads[i + x.count])), overflowIf: d.isFixed)

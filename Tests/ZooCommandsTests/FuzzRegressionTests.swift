@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+import ZooCore
+
+/// Inputs `bench/fuzz.sh` found that crashed, hung or leaked a parser
+/// (`fixtures/fuzz/<harness>/`), replayed through the command a user would
+/// run: each must now end in a typed one-line error, never a signal.
+@Suite struct FuzzRegressionTests {
+    static let root = CLI.repoRoot.appendingPathComponent("fixtures/fuzz")
+
+    static func findings(_ harness: String) -> [URL] {
+        let dir = root.appendingPathComponent(harness)
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted().map { dir.appendingPathComponent($0) }
+    }
+
+    @Test func onnxFindingsAreInputErrors() throws {
+        let files = Self.findings("onnx-import")
+        #expect(!files.isEmpty, "fixtures/fuzz/onnx-import holds the Pad pads = Int.min crash")
+        let scratch = try Scratch()
+        for f in files {
+            let input = scratch.url.appendingPathComponent(f.lastPathComponent + ".onnx")
+            try? FileManager.default.removeItem(at: input)
+            try FileManager.default.copyItem(at: f, to: input)
+            let r = try CLI.run(["convert", input.path, "-o", scratch.url.appendingPathComponent("out.zoo").path])
+            #expect(r.status == 65, "\(f.lastPathComponent): exit \(r.status): \(r.stderr.prefix(300))")
+            #expect(r.stderr.hasPrefix("zoo: error:") && r.stderr.split(separator: "\n").count == 1 && r.stderr.count < 1000)
+            #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("out.zoo").path))
+        }
+    }
+
+    @Test func npyFindingsAreMalformedFileErrors() throws {
+        let files = Self.findings("npy")
+        #expect(!files.isEmpty, "fixtures/fuzz/npy holds the ')' before '(' shape crash")
+        for f in files {
+            let bytes = [UInt8](try Data(contentsOf: f))
+            #expect(throws: NPY.Failure.self, "\(f.lastPathComponent)") { _ = try NPY.decode(bytes, path: f.lastPathComponent) }
+        }
+    }
+}
