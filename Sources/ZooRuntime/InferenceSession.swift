@@ -62,7 +62,7 @@ public final class InferenceSession: @unchecked Sendable {
     let constants: [String: Constant]
     let lastUse: [String: Int]
     /// Producers that may write straight into a Concat's output (`concatSlots`).
-    var concatSlots: [Int: (concat: Int, input: Int)] = [:]
+    let concatSlots: [Int: (concat: Int, input: Int)]
     /// During a run: the output buffer of each Concat whose producers have started writing into it.
     var concatBuffers: [Int: Buffer] = [:]
     /// The slice the running producer's output allocation takes.

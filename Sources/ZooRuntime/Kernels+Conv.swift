@@ -211,6 +211,13 @@ enum ConvKernel {
         }
     }
 
+    /// The C kernel's geometry for a depthwise convolution; nil beyond its 32-bit
+    /// fields (the Conv kernel sends those to the N-D kernel instead).
+    static func depthwiseGeometry(_ p: ConvParams) -> czoo_pool2d? {
+        PoolKernel.geometry(PoolParams(n: p.n, c: p.c, h: p.h, w: p.w, kh: p.kh, kw: p.kw, oh: p.oh, ow: p.ow, strideH: p.strideH, strideW: p.strideW,
+                                       dilH: p.dilH, dilW: p.dilW, padTop: p.padTop, padLeft: p.padLeft, padBottom: 0, padRight: 0, countIncludePad: false))
+    }
+
     /// One filter per channel: a direct loop beats im2col + GEMM with M = 1.
     /// CZooSupport's `czoo_depthwise2d` (16 output columns per step under
     /// AVX-512, every tap accumulated in registers, the borders bounds-checked;
@@ -219,11 +226,8 @@ enum ConvKernel {
     static func depthwise(_ p: ConvParams, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                           residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>, threads: Int) {
         let plane = p.oh * p.ow
-        let pool = PoolParams(n: p.n, c: p.c, h: p.h, w: p.w, kh: p.kh, kw: p.kw, oh: p.oh, ow: p.ow, strideH: p.strideH, strideW: p.strideW,
-                              dilH: p.dilH, dilW: p.dilW, padTop: p.padTop, padLeft: p.padLeft, padBottom: 0, padRight: 0, countIncludePad: false)
-        guard let g = PoolKernel.geometry(pool) else {
-            depthwiseReference(p, x: x, w: w, bias: bias, residual: residual, y: y)
-            return
+        guard let g = depthwiseGeometry(p) else {
+            preconditionFailure("depthwise geometry beyond 32 bits reaches ConvKernel.depthwise; the Conv kernel routes it to the N-D kernel")
         }
         // Relu and Clip clamp inside the kernel unless a shortcut must be added first.
         var lo = -Float.infinity, hi = Float.infinity
@@ -245,30 +249,6 @@ enum ConvKernel {
                 }
                 Activations.apply(after, out, count: r.count * plane)
             }
-        }
-    }
-
-    /// Sizes beyond the C kernel's 32-bit geometry: the plain loop, one tap at a time.
-    static func depthwiseReference(_ p: ConvParams, x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                   residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
-        let plane = p.oh * p.ow
-        for nc in 0..<(p.n * p.c) {
-            let c = nc % p.c
-            for oh in 0..<p.oh {
-                for ow in 0..<p.ow {
-                    var acc = bias?[c] ?? 0
-                    for i in 0..<p.kh {
-                        let ih = oh * p.strideH - p.padTop + i * p.dilH
-                        guard ih >= 0 && ih < p.h else { continue }
-                        for j in 0..<p.kw {
-                            let iw = ow * p.strideW - p.padLeft + j * p.dilW
-                            if iw >= 0 && iw < p.w { acc += x[(nc * p.h + ih) * p.w + iw] * w[(c * p.kh + i) * p.kw + j] }
-                        }
-                    }
-                    y[nc * plane + oh * p.ow + ow] = acc + (residual?[nc * plane + oh * p.ow + ow] ?? 0)
-                }
-            }
-            Activations.apply(p.activation, y + nc * plane, count: plane)
         }
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import ZooCore
+import ZooONNX
+import ZooTestSupport
 @testable import ZooRuntime
 
 /// Whole-graph memory placement: producers writing into their Concat's output,
@@ -42,6 +44,30 @@ import ZooCore
         // A second run reuses the placement without stale data.
         let again = try session.run(["x": try Tensor(floats: Array(xs[0..<189]), shape: [1, 3, 7, 9])])["y"]!.scalars(as: Float.self)
         #expect(zip(again, pair[0..<441]).allSatisfy { ($0 - $1).magnitude <= 1e-6 * max(1, $1.magnitude) })
+    }
+
+    /// onnxruntime's outputs for the Inception and SqueezeNet fixtures (batch 2), one image at a
+    /// time through zoo with the batch made symbolic, where the branches are written in place.
+    @Test(arguments: ["inception_block", "squeezenet_fire"])
+    func inPlaceConcatMatchesOnnxruntimeImageByImage(_ name: String) throws {
+        let entry = try #require(Manifest.shared.models.first { $0.name == name })
+        var model = try ONNXImporter.load(path: Manifest.path(entry.file))
+        model.graph.inputs[0].shape[0] = .symbolic("n")
+        for i in model.graph.outputs.indices { model.graph.outputs[i].shape[0] = .symbolic("n") }
+        let session = try InferenceSession(model: model, threads: 2)
+        let x = try NPY.read(path: Manifest.path(try #require(entry.inputs?.first).file))
+        let io = try #require(entry.outputs?.first)
+        let expected = try NPY.read(path: Manifest.path(io.file))
+        let xs = x.scalars(as: Float.self), es = expected.scalars(as: Float.self)
+        let perImage = xs.count / x.shape[0], perOutput = es.count / expected.shape[0]
+        for image in 0..<x.shape[0] {
+            let one = try Tensor(floats: Array(xs[(image * perImage)..<((image + 1) * perImage)]), shape: [1] + Array(x.shape.dropFirst()))
+            let got = try #require(try session.run([model.graph.inputs[0].name: one])[io.name])
+            #expect(session.plans.first?.plan.placements.isEmpty == false, "\(name): no producer was placed")
+            let want = try Tensor(floats: Array(es[(image * perOutput)..<((image + 1) * perOutput)]), shape: [1] + Array(expected.shape.dropFirst()))
+            let r = try Parity.compare(got, want, output: io.name)
+            #expect(r.passed, "\(name) image \(image): max abs \(r.maxAbsError)")
+        }
     }
 
     @Test func aRequestedBranchOutputIsNotPlacedAndStaysCorrect() throws {

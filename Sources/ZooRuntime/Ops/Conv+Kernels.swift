@@ -27,6 +27,8 @@ enum ConvKernels {
                 if try c.shape(3) == out { residual = try c.floats(3) } else { residualNeedsBroadcast = true }
             }
             if residualNeedsBroadcast { params.activation = .none }
+            // Depthwise sizes beyond the C kernel's 32-bit geometry take the general N-D kernel.
+            if params.isDepthwise && ConvKernel.depthwiseGeometry(params) == nil { return try ConvNDKernels.conv(c) }
             let (y, b) = c.allocate(c.count)
             var scratch: Buffer?
             let need = ConvKernel.scratchFloats(params, threads: c.threads)
