@@ -172,8 +172,10 @@ extension Registry {
             at = try client.resolve(location: l)
             // The registry says how much it holds; trust that over our own count.
             if let got = Self.rangeEnd(r.header("Range")), let end = got {
-                guard end + 1 <= data.count else {
-                    throw RegistryError.ociRegistry(url: reference.description, status: r.status, detail: "the registry claims \(end + 1) bytes of a \(data.count)-byte blob")
+                // It must hold more than before and no more than the blob: else the loop would never end.
+                guard end + 1 <= data.count, end + 1 > offset else {
+                    throw RegistryError.ociRegistry(url: reference.description, status: r.status,
+                                                    detail: "after a chunk at \(offset) the registry claims \(end + 1) bytes of a \(data.count)-byte blob")
                 }
                 offset = end + 1
             } else {
@@ -252,7 +254,7 @@ extension Registry {
         guard file.verify().intact else {
             throw RegistryError.conversion(source: label, detail: "the stored model failed verification; pull or convert it again before pushing")
         }
-        let sha = try Self.sha256(ofFile: path)
+        let sha = try Self.streamFile(path).sha256
         try? FileManager.default.createDirectory(at: cacheURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         try? JSONEncoder().encode(Cached(size: size, mtime: mtime, sha256: sha)).write(to: cacheURL, options: .atomic)
         return (sha, size, file)
@@ -263,23 +265,6 @@ extension Registry {
         var st = stat()
         guard stat(path, &st) == 0 else { return Date() }
         return Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec))
-    }
-
-    static func sha256(ofFile path: String) throws -> String {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw RegistryError.io(path: path, operation: "open", detail: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var sha = SHA256()
-        let size = 1 << 22
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(fd, buffer, size)
-            if n < 0 { if errno == EINTR { continue }; throw RegistryError.io(path: path, operation: "read", detail: String(cString: strerror(errno))) }
-            if n == 0 { break }
-            sha.update(bufferPointer: UnsafeRawBufferPointer(start: buffer, count: n))
-        }
-        return Hex.encode(sha.finalize())
     }
 
     // MARK: where blobs are known to be
@@ -327,7 +312,7 @@ extension Registry {
             throw RegistryError.hashMismatch(source: reference.description, algorithm: "manifest SHA-256", expected: want, actual: digest)
         }
         if let said = r.header("Docker-Content-Digest"), said.hasPrefix("sha256:"), said != digest {
-            throw RegistryError.hashMismatch(source: reference.description, algorithm: "manifest SHA-256 (Docker-Content-Digest)", expected: said, actual: digest)
+            throw RegistryError.hashMismatch(source: reference.description, algorithm: "manifest SHA-256 (Docker-Content-Digest)", expected: String(said.prefix(80)), actual: digest)
         }
         let (m, layer) = try OCIArtifact.parseManifest(r.body, reference: reference.description)
         let c = try client.send("GET", client.url("/v2/\(repo)/blobs/\(m.config.digest)"), scope: scope)
@@ -478,7 +463,10 @@ extension Registry {
         struct Tags: Decodable { var tags: [String]? }
         var tags: [String] = []
         var next: URL? = client.url("/v2/\(reference.repository)/tags/list", query: [("n", "1000")])
-        while let u = next, tags.count < 10_000 {
+        var pages = 0
+        // At most 100 pages: a registry whose Link never ends (or sends empty pages) cannot keep zoo here.
+        while let u = next, tags.count < 10_000, pages < 100 {
+            pages += 1
             let r = try client.send("GET", u, headers: ["Accept": "application/json"], scope: "repository:\(reference.repository):pull")
             guard r.status == 200 else { throw registryFailure(r, reference: reference, what: "listing tags") }
             guard let page = try? JSONDecoder().decode(Tags.self, from: r.body) else {

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import ZooCore
 import ZooFormat
@@ -93,7 +92,8 @@ extension Registry {
             let staged = url("tmp/import-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).zoo")
             // Gone by then when it was moved into the store.
             defer { unlink(staged.path) }
-            let blob = try Self.copyHashing(from: layerPath, to: staged.path)
+            let copied = try Self.streamFile(layerPath, copyTo: staged.path)
+            let blob = BlobInfo(sha256: copied.sha256, size: copied.size)
             guard blob.size == layer.size else {
                 throw RegistryError.sizeMismatch(source: "\(label) model layer", expected: layer.size, actual: blob.size)
             }
@@ -102,36 +102,6 @@ extension Registry {
             }
             return try registerOCIModel(file: staged.path, sha256: blob.sha256, size: blob.size, name: name, sourceURL: label, force: options.force)
         }
-    }
-
-    /// Copies `source` to `dest` (created, fsynced) and returns its SHA-256 and size.
-    static func copyHashing(from source: String, to dest: String) throws -> BlobInfo {
-        let input = Glibc.open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw RegistryError.io(path: source, operation: "open", detail: String(cString: strerror(errno))) }
-        defer { close(input) }
-        let output = Glibc.open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard output >= 0 else { throw RegistryError.io(path: dest, operation: "create", detail: String(cString: strerror(errno))) }
-        defer { close(output) }
-        var sha = SHA256()
-        var total = 0
-        let size = 1 << 22
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(input, buffer, size)
-            if n < 0 { if errno == EINTR { continue }; throw RegistryError.io(path: source, operation: "read", detail: String(cString: strerror(errno))) }
-            if n == 0 { break }
-            sha.update(bufferPointer: UnsafeRawBufferPointer(start: buffer, count: n))
-            var off = 0
-            while off < n {
-                let w = write(output, buffer + off, n - off)
-                if w < 0 { if errno == EINTR { continue }; throw RegistryError.io(path: dest, operation: "write", detail: String(cString: strerror(errno))) }
-                off += w
-            }
-            total += n
-        }
-        guard fsync(output) == 0 else { throw RegistryError.io(path: dest, operation: "fsync", detail: String(cString: strerror(errno))) }
-        return BlobInfo(sha256: Hex.encode(sha.finalize()), size: total)
     }
 
     static func readIndex(_ dir: URL) throws -> OCIArtifact.Index {
@@ -152,8 +122,9 @@ extension Registry {
     }
 
     static func readBlob(_ d: OCIArtifact.Descriptor, in dir: URL, label: String, limit: Int) throws -> Data {
-        guard d.size <= limit else { throw RegistryError.ociManifest(reference: label, detail: "blob \(d.digest) declares \(d.size) bytes, over the \(limit)-byte limit") }
+        // The digest is checked first, so messages quote only a well-formed one.
         let p = try blobPath(d.digest, in: dir, label: label)
+        guard d.size <= limit else { throw RegistryError.ociManifest(reference: label, detail: "blob \(d.digest) declares \(d.size) bytes, over the \(limit)-byte limit") }
         var st = stat()
         guard stat(p, &st) == 0, Int(st.st_size) <= limit, let data = FileManager.default.contents(atPath: p) else {
             throw RegistryError.ociLayout(path: dir.path, detail: "blob \(d.digest) is unreadable or over \(limit) bytes")

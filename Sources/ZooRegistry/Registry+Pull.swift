@@ -203,44 +203,14 @@ extension Registry {
     /// the published size and hash, refuses HTML pages and Git LFS pointers,
     /// and only then moves it into place (temp file, fsync, rename).
     func ingest(file: String, expected: Catalog.Source?, label: String) throws -> BlobInfo {
-        let input = Glibc.open(file, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw RegistryError.io(path: file, operation: "open", detail: String(cString: strerror(errno))) }
-        defer { close(input) }
         let tmp = url("tmp/blob-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
-        let output = Glibc.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
-        guard output >= 0 else { throw RegistryError.io(path: tmp, operation: "create", detail: String(cString: strerror(errno))) }
         var keep = false
         defer { if !keep { unlink(tmp) } }
-        var sha = SHA256(), md5 = Insecure.MD5()
         // MD5 only decides anything when the publisher gives no SHA-256 (as the Downloader does).
         let needMD5 = expected.map { $0.sha256 == nil && $0.md5 != nil } ?? false
-        var total = 0
-        var head = [UInt8]()
-        let size = 1 << 22
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
-        defer { buffer.deallocate() }
-        do {
-            defer { close(output) }
-            while true {
-                let n = read(input, buffer, size)
-                if n < 0 { if errno == EINTR { continue }; throw RegistryError.io(path: file, operation: "read", detail: String(cString: strerror(errno))) }
-                if n == 0 { break }
-                let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
-                if head.count < 512 { head += chunk.prefix(512 - head.count) }
-                sha.update(bufferPointer: chunk)
-                if needMD5 { md5.update(bufferPointer: chunk) }
-                var off = 0
-                while off < n {
-                    let w = write(output, buffer + off, n - off)
-                    if w < 0 { if errno == EINTR { continue }; throw RegistryError.io(path: tmp, operation: "write", detail: String(cString: strerror(errno))) }
-                    off += w
-                }
-                total += n
-            }
-            guard fsync(output) == 0 else { throw RegistryError.io(path: tmp, operation: "fsync", detail: String(cString: strerror(errno))) }
-        }
-        let shaHex = Hex.encode(sha.finalize())
-        try Self.check(head: head, size: total, sha256: shaHex, md5: Hex.encode(md5.finalize()),
+        let copied = try Self.streamFile(file, copyTo: tmp, mode: 0o444, md5: needMD5)
+        let shaHex = copied.sha256, total = copied.size
+        try Self.check(head: copied.head, size: total, sha256: shaHex, md5: copied.md5 ?? "",
                        expected: expected, label: label)
         let blob = BlobInfo(sha256: shaHex, size: total)
         try moveIntoStore(tmp, blob)

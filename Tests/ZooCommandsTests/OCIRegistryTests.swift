@@ -464,6 +464,30 @@ import Glibc
         try pull(try Self.liar(manifest: Data(image.utf8), blobs: blobs), expect: 65, "not a zoo model")
     }
 
+    @Test func registriesThatNeverFinishAPageOrAnUploadCannotKeepZooWaiting() throws {
+        // A tag list whose Link always points at itself, with no tags.
+        let pages = try TestOCIServer { req in
+            .response(status: 200, headers: ["Content-Type": "application/json", "Link": "</v2/x/m/tags/list?n=1000&last=a>; rel=\"next\""],
+                      body: Data(#"{"name":"x/m","tags":[]}"#.utf8))
+        }
+        let h = try Home()
+        let listed = try h.run(["list", "--remote", "oci://\(pages.host)/x/m"])
+        #expect(listed.status == 0 && pages.requests.count == 100, "exit \(listed.status), \(pages.requests.count) requests")
+        // A registry that acknowledges every chunk without taking it (Range stays at 0-65535).
+        let stuck = try TestOCIServer { req in
+            switch req.method {
+            case "HEAD": return .response(status: 404, headers: [:], body: Data())
+            case "POST": return .response(status: 202, headers: ["Location": "/v2/big/model/blobs/uploads/u1"], body: Data())
+            case "PATCH": return .response(status: 202, headers: ["Location": "/v2/big/model/blobs/uploads/u1", "Range": "0-65535"], body: Data())
+            default: return .response(status: 201, headers: [:], body: Data())
+            }
+        }
+        _ = try Self.bigModel(in: h)
+        let pushed = try h.run(["push", "big", "oci://\(stuck.host)/big/model:v1"], env: ["ZOO_OCI_CHUNK_BYTES": "65536"])
+        #expect(pushed.status == 68 && pushed.stderr.contains("claims 65536 bytes"), "exit \(pushed.status): \(pushed.stderr)")
+        #expect(stuck.requests.filter { $0.hasPrefix("PATCH") }.count == 2)
+    }
+
     @Test(arguments: ["oci://", "oci://host", "oci://host/", "oci://ho st/repo", "oci://host/Repo", "oci://host/repo:bad tag",
                       "oci://host/repo@sha256:abc", "oci://host:99999/repo", "oci://host/a//b", "https://host/repo"])
     func referencesThatDoNotParseAreUsageErrors(_ reference: String) throws {

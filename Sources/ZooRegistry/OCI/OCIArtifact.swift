@@ -133,7 +133,8 @@ public enum OCIArtifact {
         guard m.config.mediaType == cardMediaType else { throw bad("config media type \(m.config.mediaType.prefix(100)), expected \(cardMediaType)") }
         let models = m.layers.filter { $0.mediaType == modelMediaType }
         guard models.count == 1, let layer = models.first else {
-            throw bad("\(models.count) layers of type \(modelMediaType), expected exactly one (layer types: \(m.layers.prefix(8).map(\.mediaType).joined(separator: ", ")))")
+            let types = m.layers.prefix(8).map { String($0.mediaType.prefix(100)) }.joined(separator: ", ") + (m.layers.count > 8 ? ", … \(m.layers.count - 8) more" : "")
+            throw bad("\(models.count) layers of type \(modelMediaType), expected exactly one (layer types: \(types))")
         }
         for d in [m.config, layer] {
             guard OCIReference.validDigest(d.digest) else { throw bad("blob digest '\(d.digest.prefix(80))' is not sha256:<64 hex>") }

@@ -19,8 +19,6 @@ final class OCIClient: @unchecked Sendable {
     private var tokens: [String: (value: String, expires: Date)] = [:]
     private var useBasic = false
     private let lock = NSLock()
-    /// Token requests made (tests check reuse).
-    private(set) var tokenRequests = 0
 
     struct Response {
         var status: Int
@@ -131,7 +129,6 @@ final class OCIClient: @unchecked Sendable {
         c.queryItems = items
         var headers: [String: String] = [:]
         if let cr = credentials { headers["Authorization"] = cr.basicHeader }
-        lock.lock(); tokenRequests += 1; lock.unlock()
         let r = try OCIRequest.perform(method: "GET", url: c.url!, headers: headers, body: nil, timeout: timeout, limit: 1 << 20)
         guard r.status == 200 else {
             let why = r.status == 401 || r.status == 403 ? (credentials == nil ? "it requires credentials: run 'zoo login \(registry)'" : "it rejected the \(credentials!.description)")
