@@ -9,6 +9,7 @@ let harnesses: [(name: String, products: [String])] = [
     ("zoo-header", ["ZooFormat"]),
     ("onnx-import", ["ZooONNX", "ZooCore"]),
     ("keras-config", ["ZooKeras"]),
+    ("keras-archive", ["ZooKeras"]),
     ("embeddings", ["ZooEmbeddings"]),
     ("npy", ["ZooCore"]),
     ("catalog", ["ZooRegistry"]),

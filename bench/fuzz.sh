@@ -5,6 +5,7 @@
 # FUZZ_SECONDS (per-input timeout 2 s, RSS limit 2 GB), and reports executions, coverage and
 # findings per harness. Each finding (crash, leak, timeout, OOM) is copied to
 # fixtures/fuzz/<harness>/ for `swift test` to replay (FuzzRegressionTests).
+# Fuzz/dict/<harness>.dict, where present, is passed with -dict (keys, signatures, field tags).
 # Usage: bench/fuzz.sh [OUT_DIR]   (default bench/out; corpora and logs there, not committed)
 #   FUZZ_SECONDS=600     per harness
 #   FUZZ_TARGETS=a,b     a subset (names as in Fuzz/Package.swift)
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/out}/fuzz
 seconds=${FUZZ_SECONDS:-600}
-all=zoo-header,onnx-import,keras-config,embeddings,npy,catalog,oci-manifest,http-headers,image-decode
+all=zoo-header,onnx-import,keras-config,keras-archive,embeddings,npy,catalog,oci-manifest,http-headers,image-decode
 IFS=, read -r -a targets <<< "${FUZZ_TARGETS:-$all}"
 mkdir -p "$out"
 scripts/setup.sh
@@ -41,6 +42,7 @@ for i, f in enumerate(sorted(glob.glob("fixtures/keras/**/*.keras", recursive=Tr
         pass
 PY
     ;;
+    keras-archive) find fixtures/keras -name '*.keras' -size -200k -exec cp {} "$d" \; ;;
     embeddings) python3 - "$d" <<'PY'
 import glob, os, sys
 d = sys.argv[1]
@@ -85,9 +87,10 @@ for t in "${targets[@]}"; do
   # Findings of earlier runs are in fixtures/fuzz/ already; this run's start from none.
   rm -rf "$seeds" "$art"; seed "$t" "$seeds"
   mkdir -p "$corpus" "$art"
-  rc=0
+  rc=0 dict=()
+  [ -f "Fuzz/dict/$t.dict" ] && dict=(-dict="Fuzz/dict/$t.dict")
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 LSAN_OPTIONS=suppressions=Fuzz/lsan.supp SWIFT_BACKTRACE=enable=no "$bin/fuzz-$t" "$corpus" "$seeds" -max_total_time="$seconds" -timeout=2 \
-    -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art" -close_fd_mask=3 > "$out/$t.log" 2>&1 || rc=$?
+    -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art" -close_fd_mask=3 "${dict[@]}" > "$out/$t.log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$t.log" | tail -n 1 || true)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/$t.log" | tail -n 1 || true)
   cov=$( (grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$out/$t.log" || true) | tail -n 1 | sed 's/cov: //; s/ ft: / \/ /')

@@ -21,6 +21,18 @@ int czoo_die_with_parent(void) {
 #endif
 }
 
+int czoo_sanitized(void) {
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+    return 1;
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return 1;
+#endif
+    return 0;
+}
+
 int czoo_start_writeback(int fd, long long offset, long long length) {
 #ifdef __linux__
     return sync_file_range(fd, (off64_t)offset, (off64_t)length, SYNC_FILE_RANGE_WRITE);

@@ -140,6 +140,7 @@ func runInChildProcess(describing source: String, captureErrors: Bool = false, c
     }
     if child.terminationReason == .uncaughtSignal {
         cleanup(child.processIdentifier)
+        TemporaryFiles.removeScratch(ofProcess: child.processIdentifier)
         if child.terminationStatus == SIGINT || child.terminationStatus == SIGTERM {
             // Interrupted, not crashed: end the same way.
             TemporaryFiles.removeAll()
@@ -149,19 +150,23 @@ func runInChildProcess(describing source: String, captureErrors: Bool = false, c
         if child.terminationStatus == SIGXCPU || child.terminationStatus == SIGKILL {
             throw CLIError(message: "\(source): reading this file did not finish within its CPU-time limit (a malformed HDF5 file can make libhdf5 loop forever); it is malformed or hostile — re-download it", code: .inputError)
         }
-        throw CLIError(message: "\(source): the HDF5 library crashed reading this file (signal \(child.terminationStatus)); it is malformed or hostile — re-download it", code: .inputError)
+        let limit = workerMemoryLimit(sourceBytes: fileBytes(source)) >> 30
+        throw CLIError(message: "\(source): the HDF5 library crashed reading this file (signal \(child.terminationStatus)) or it needed more than the worker's \(limit) GiB of memory; it is malformed or hostile — re-download it", code: .inputError)
     }
     if child.terminationStatus != 0 { throw ExitCode(child.terminationStatus) }
 }
 
 /// Called first in a worker: die with the parent, so a `kill -9` of the
 /// command leaves no worker behind holding locks or writing files; and bound
-/// its CPU time, so a file that makes a library loop forever (libhdf5 does on
-/// some damaged global heaps) ends in a typed error instead of a hang.
+/// its CPU time and address space, so a file that makes a library loop
+/// forever (libhdf5 does on some damaged global heaps) or allocate without
+/// end ends in a typed error instead of a hang or the machine's OOM killer.
 ///
-/// The limit is 10 s plus 1 s per 10 MB of `sourceBytes` (conversion itself
-/// runs at well over 100 MB/s of CPU time); the kernel sends SIGXCPU at the
-/// soft limit and SIGKILL 5 s later.
+/// The CPU limit is 10 s plus 1 s per 10 MB of `sourceBytes` (conversion
+/// itself runs at well over 100 MB/s of CPU time); the kernel sends SIGXCPU at
+/// the soft limit and SIGKILL 5 s later. The address-space limit is
+/// `workerMemoryLimit`; a failed allocation makes libhdf5 return an error and
+/// the Swift runtime abort, and both end in one typed line from the parent.
 func becomeWorker(sourceBytes: Int?) throws {
     if czoo_die_with_parent() != 0 && getppid() == 1 {
         throw ExitCode(ZooExitCode.internalError.rawValue)
@@ -169,12 +174,31 @@ func becomeWorker(sourceBytes: Int?) throws {
     let seconds = workerCPULimit(sourceBytes: sourceBytes)
     var limit = rlimit(rlim_cur: rlim_t(seconds), rlim_max: rlim_t(seconds + 5))
     _ = setrlimit(Int32(RLIMIT_CPU.rawValue), &limit)
+    if czoo_sanitized() == 0 {
+        let bytes = rlim_t(workerMemoryLimit(sourceBytes: sourceBytes))
+        var space = rlimit(rlim_cur: bytes, rlim_max: bytes)
+        _ = setrlimit(Int32(RLIMIT_AS.rawValue), &space)
+    }
 }
 
 /// CPU seconds a worker may use for a source of `sourceBytes` (unknown: 10 minutes).
 func workerCPULimit(sourceBytes: Int?) -> Int {
     guard let b = sourceBytes else { return 600 }
     return 10 + b / 10_000_000
+}
+
+/// Address space a worker may map for a source of `sourceBytes`: 4 GiB for
+/// the runtime, thread arenas and libraries, plus four times the source (its
+/// weights read once, transposed once, written through a mapped output), and
+/// never less than 8 GiB nor more than physical memory plus that 4 GiB. An
+/// unknown size (a download) gets physical memory.
+func workerMemoryLimit(sourceBytes: Int?) -> Int {
+    let gib = 1 << 30
+    let physical = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+    guard let b = sourceBytes else { return max(8 * gib, physical) }
+    let (scaled, overflow) = b.multipliedReportingOverflow(by: 4)
+    let wanted = overflow ? Int.max : 4 * gib + scaled
+    return max(8 * gib, min(wanted, physical + 4 * gib))
 }
 
 /// The size of a local file, for the worker's CPU limit.

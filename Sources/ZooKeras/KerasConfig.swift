@@ -50,6 +50,10 @@ enum KerasConfigParser {
         guard let cls = obj["class_name"] as? String, modelClasses.contains(cls) else {
             throw KerasError.invalidConfig(path: path, detail: "top level is '\(obj["class_name"] as? String ?? "?")', expected a Sequential or Functional model")
         }
+        // Keras 2.0–2.2.2 saved a Sequential model's config as the bare list of its layers.
+        if cls == "Sequential", let layers = obj["config"] as? [[String: Any]] {
+            return try sequential(["layers": layers], path: path)
+        }
         guard let config = obj["config"] as? [String: Any] else { throw KerasError.invalidConfig(path: path, detail: "model has no config") }
         return cls == "Sequential" ? try sequential(config, path: path) : try functional(config, path: path)
     }
@@ -150,8 +154,7 @@ enum KerasConfigParser {
 
     /// A Sequential model as a chain, with an explicit input layer.
     static func sequential(_ config: [String: Any], path: String) throws -> ModelSpec {
-        let raw: [[String: Any]]
-        if let l = config["layers"] as? [[String: Any]] { raw = l } else if let l = config as? [[String: Any]] { raw = l } else {
+        guard let raw = config["layers"] as? [[String: Any]] else {
             throw KerasError.invalidConfig(path: path, detail: "sequential model without layers")
         }
         let name = config["name"] as? String ?? "sequential"

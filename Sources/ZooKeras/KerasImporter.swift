@@ -192,38 +192,65 @@ public enum KerasImporter {
 
     /// config.json, metadata.json and model.weights.h5 from a `.keras` zip,
     /// the weights extracted into a private temporary directory (HDF5 reads paths).
+    ///
+    /// Every member is bounded by the size its directory entry declares (and a
+    /// cap per member): a zip bomb that declares little and inflates to
+    /// gigabytes stops at the first chunk past its declared size, one that
+    /// declares its size honestly is refused before inflating. The weights are
+    /// streamed to disk chunk by chunk, so peak memory does not grow with them;
+    /// on any error the directory is removed.
     static func unpackArchive(_ path: String) throws -> (String, String?, String, URL) {
         let archive: Archive
         do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
             throw KerasError.archive(path: path, detail: "not a readable .keras (zip) archive")
         }
-        func read(_ member: String, limit: Int) throws -> Data? {
-            guard let entry = archive[member] else { return nil }
+        func extract(_ member: String, limit: Int, into sink: (Data) throws -> Void) throws -> Bool {
+            guard let entry = archive[member] else { return false }
             guard entry.type == .file, entry.uncompressedSize <= UInt64(limit) else {
-                throw KerasError.archive(path: path, detail: "member '\(member)' is too large (\(entry.uncompressedSize) bytes)")
+                throw KerasError.archive(path: path, detail: "member '\(member)' is too large (\(entry.uncompressedSize) bytes; at most \(limit))")
             }
-            var data = Data()
+            let declared = Int(entry.uncompressedSize)
+            var seen = 0
             do {
                 _ = try archive.extract(entry, skipCRC32: false) { chunk in
-                    data.append(chunk)
-                    if data.count > limit { throw KerasError.archive(path: path, detail: "member '\(member)' decompresses past its declared size") }
+                    seen += chunk.count
+                    if seen > declared {
+                        throw KerasError.archive(path: path, detail: "member '\(member)' inflates past the \(declared) bytes it declares (a zip bomb or a damaged archive)")
+                    }
+                    try sink(chunk)
                 }
             } catch let e as KerasError { throw e } catch {
-                throw KerasError.archive(path: path, detail: "cannot extract '\(member)': \(error)")
+                throw KerasError.archive(path: path, detail: "cannot extract '\(member)': \(String(describing: error).prefix(200))")
             }
-            return data
+            return true
+        }
+        func read(_ member: String, limit: Int) throws -> Data? {
+            var data = Data()
+            return try extract(member, limit: limit) { data.append($0) } ? data : nil
         }
         guard let config = try read("config.json", limit: 64 << 20) else { throw KerasError.archive(path: path, detail: "no config.json in the archive") }
         let metadata = try read("metadata.json", limit: 1 << 20)
-        guard let weights = try read("model.weights.h5", limit: maxArchiveMember) else { throw KerasError.archive(path: path, detail: "no model.weights.h5 in the archive") }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-keras-\(UUID().uuidString)")
-        do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-            try weights.write(to: dir.appendingPathComponent("model.weights.h5"))
-        } catch {
-            throw KerasError.io(path: dir.path, detail: "cannot extract the weights: \(error.localizedDescription)")
+        let dir: URL
+        do { dir = try TemporaryFiles.makeScratchDirectory(purpose: "keras") } catch {
+            throw KerasError.io(path: FileManager.default.temporaryDirectory.path, detail: "cannot create a directory for the weights: \(error.localizedDescription)")
         }
-        return (String(decoding: config, as: UTF8.self), metadata.map { String(decoding: $0, as: UTF8.self) },
-                dir.appendingPathComponent("model.weights.h5").path, dir)
+        let weightsURL = dir.appendingPathComponent("model.weights.h5")
+        do {
+            guard FileManager.default.createFile(atPath: weightsURL.path, contents: nil, attributes: [.posixPermissions: 0o600]),
+                  let out = FileHandle(forWritingAtPath: weightsURL.path) else {
+                throw KerasError.io(path: weightsURL.path, detail: "cannot create the extracted weights file")
+            }
+            defer { try? out.close() }
+            let found = try extract("model.weights.h5", limit: maxArchiveMember) { chunk in
+                do { try out.write(contentsOf: chunk) } catch {
+                    throw KerasError.io(path: weightsURL.path, detail: "cannot extract the weights: \(error.localizedDescription)")
+                }
+            }
+            guard found else { throw KerasError.archive(path: path, detail: "no model.weights.h5 in the archive") }
+        } catch {
+            try? FileManager.default.removeItem(at: dir)
+            throw error
+        }
+        return (String(decoding: config, as: UTF8.self), metadata.map { String(decoding: $0, as: UTF8.self) }, weightsURL.path, dir)
     }
 }

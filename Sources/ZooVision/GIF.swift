@@ -63,21 +63,29 @@ enum GIFDecoder {
                     data.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[p..<(p + n)]))
                     p += n
                 }
-                let indices = try lzw(data, minCode: minCode, count: w * h, fail: fail)
+                let (indices, decoded) = try lzw(data, minCode: minCode, count: w * h, fail: fail)
+                // PIL refuses a frame whose stream yields no pixel at all ("image file is truncated").
+                guard decoded > 0 else { throw fail("the first frame (\(w)×\(h)) has no image data") }
                 // Outside the frame PIL shows the transparent index if there is one, else index 0
-                // (not the background colour).
-                let fill = transparent ?? 0
-                var canvas = [UInt8](repeating: 0, count: canvasW * canvasH * 3)
-                let fc = fill < palette.count ? palette[fill] : (0, 0, 0)
-                for i in 0..<(canvasW * canvasH) { canvas[3 * i] = fc.0; canvas[3 * i + 1] = fc.1; canvas[3 * i + 2] = fc.2 }
+                // (not the background colour); inside it, pixels past the end of a short stream are
+                // index 0. Both are filled by copying, so a tiny file declaring a huge frame costs
+                // one pass over the canvas, not one palette lookup per pixel.
+                let colour = { (i: Int) -> (UInt8, UInt8, UInt8) in i < palette.count ? palette[i] : (0, 0, 0) }
+                let outside = colour(transparent ?? 0), zero = colour(0)
                 let rows = interlaced ? interlacedRows(h) : Array(0..<h)
-                for (k, row) in rows.enumerated() {
-                    for x in 0..<w {
-                        let index = Int(indices[k * w + x])
-                        let c = index < palette.count ? palette[index] : (0, 0, 0)
-                        let o = ((top + row) * canvasW + left + x) * 3
-                        canvas[o] = c.0; canvas[o + 1] = c.1; canvas[o + 2] = c.2
+                let canvas = [UInt8](unsafeUninitializedCapacity: canvasW * canvasH * 3) { buffer, n in
+                    let base = buffer.baseAddress!
+                    fillRGB(base, pixels: canvasW * canvasH, with: outside)
+                    for (k, row) in rows.enumerated() {
+                        let o = ((top + row) * canvasW + left) * 3
+                        let given = min(w, max(0, decoded - k * w))
+                        for x in 0..<given {
+                            let c = colour(Int(indices[k * w + x]))
+                            base[o + 3 * x] = c.0; base[o + 3 * x + 1] = c.1; base[o + 3 * x + 2] = c.2
+                        }
+                        if given < w && zero != outside { fillRGB(base + o + 3 * given, pixels: w - given, with: zero) }
                     }
+                    n = buffer.count
                 }
                 return RGBImage(width: canvasW, height: canvasH, pixels: canvas)
             case 0x3B:
@@ -95,9 +103,23 @@ enum GIFDecoder {
         return rows
     }
 
-    /// GIF's variable-width LZW. Stops after `count` indices; a short stream
-    /// leaves the rest as index 0 (as browsers and PIL show truncated frames).
-    static func lzw(_ data: [UInt8], minCode: Int, count: Int, fail: (String) -> VisionError) throws -> [UInt8] {
+    /// Writes `pixels` copies of one RGB colour, doubling the filled part each copy.
+    static func fillRGB(_ p: UnsafeMutablePointer<UInt8>, pixels: Int, with c: (UInt8, UInt8, UInt8)) {
+        guard pixels > 0 else { return }
+        p[0] = c.0; p[1] = c.1; p[2] = c.2
+        var filled = 3
+        let total = pixels * 3
+        while filled < total {
+            let n = min(filled, total - filled)
+            (p + filled).update(from: p, count: n)
+            filled += n
+        }
+    }
+
+    /// GIF's variable-width LZW. Stops after `count` indices and returns how many
+    /// the stream gave; a short stream leaves the rest as index 0 (as browsers and
+    /// PIL show truncated frames).
+    static func lzw(_ data: [UInt8], minCode: Int, count: Int, fail: (String) -> VisionError) throws -> (indices: [UInt8], decoded: Int) {
         let clear = 1 << minCode, end = clear + 1
         var prefix = [Int](repeating: -1, count: 4096)
         var suffix = [UInt8](repeating: 0, count: 4096)
@@ -110,7 +132,7 @@ enum GIFDecoder {
         var stack = [UInt8](repeating: 0, count: 4096)
         while written < count {
             while bitCount < size {
-                guard position < data.count else { return out }
+                guard position < data.count else { return (out, written) }
                 bitBuffer |= Int(data[position]) << bitCount
                 position += 1
                 bitCount += 8
@@ -155,6 +177,6 @@ enum GIFDecoder {
             }
             previous = entry
         }
-        return out
+        return (out, written)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ZooCore
+import ZooVision
 
 /// Inputs `bench/fuzz.sh` found that crashed, hung or leaked a parser
 /// (`fixtures/fuzz/<harness>/`), replayed through the command a user would
@@ -34,6 +35,22 @@ import ZooCore
         for f in files {
             let bytes = [UInt8](try Data(contentsOf: f))
             #expect(throws: NPY.Failure.self, "\(f.lastPathComponent)") { _ = try NPY.decode(bytes, path: f.lastPathComponent) }
+        }
+    }
+
+    /// A 50-byte GIF declaring a 65527×1015 frame with an empty LZW stream took
+    /// over 2 s under ASan painting a 199 MB canvas. PIL refuses it ("image file
+    /// is truncated"); so does zoo now, naming the frame.
+    @Test func imageFindingsAreDamagedFileErrors() throws {
+        let files = Self.findings("image-decode")
+        #expect(!files.isEmpty, "fixtures/fuzz/image-decode holds the empty-frame GIF")
+        for f in files {
+            do {
+                let image = try ImageLoader.load(path: f.path)
+                Issue.record("\(f.lastPathComponent) decoded as \(image.width)×\(image.height)")
+            } catch let e as VisionError {
+                #expect(e.localizedDescription.hasPrefix(f.path) && e.localizedDescription.count < 400, "\(e.localizedDescription)")
+            }
         }
     }
 }

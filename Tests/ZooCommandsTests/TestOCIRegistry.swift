@@ -54,7 +54,7 @@ final class TestOCIRegistry {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
         process.arguments = ["serve", configURL.path]
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = try FileHandle(forWritingTo: { let u = directory.appendingPathComponent("registry.log"); FileManager.default.createFile(atPath: u.path, contents: nil); return u }())
+        process.standardError = try FileHandle(forWritingTo: { let u = directory.appendingPathComponent("registry.log"); _ = FileManager.default.createFile(atPath: u.path, contents: nil); return u }())
         try process.run()
         // Ready when /v2/ answers (200, or 401 with auth).
         for _ in 0..<200 {

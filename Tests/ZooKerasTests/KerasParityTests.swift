@@ -187,3 +187,30 @@ struct KerasManifest: Decodable {
         }
     }
 }
+
+/// Keras 2.0 to 2.2.2 saved a Sequential model's `config` as the bare list of
+/// its layers (later versions wrap it as `{"name", "layers"}`). Keras 2's own
+/// JSON of the Sequential fixture, put back into that older layout, must give
+/// the model Keras computed the reference with.
+@Suite struct KerasOldSequentialLayoutTests {
+    @Test func sequentialConfigAsBareLayerListMatchesKeras() throws {
+        let e = try #require(KerasManifest.shared.models.first { $0.name == "vgg_sequential" })
+        let raw = try Data(contentsOf: URL(fileURLWithPath: KerasManifest.path(e.files["k2_json"]!)))
+        var root = try #require(try JSONSerialization.jsonObject(with: raw) as? [String: Any])
+        let config = try #require(root["config"] as? [String: Any])
+        #expect(root["class_name"] as? String == "Sequential")
+        root["config"] = try #require(config["layers"] as? [[String: Any]])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-keras-old-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let arch = dir.appendingPathComponent("old.json")
+        try JSONSerialization.data(withJSONObject: root).write(to: arch)
+        let model = try KerasImporter.load(path: KerasManifest.path(e.files["k2_weights_h5"]!), options: .init(architecture: arch.path))
+        let session = try InferenceSession(model: model, threads: 2)
+        let input = try NPY.read(path: KerasManifest.path(try #require(e.inputs?.first).file))
+        let outputs = try session.run([session.graph.inputs[0].name: input])
+        let reference = FileManager.default.fileExists(atPath: KerasManifest.path("vgg_sequential.k2.out0.npy")) ? "vgg_sequential.k2.out0.npy" : try #require(e.outputs?.first).file
+        let r = try Parity.compare(try #require(outputs[session.graph.outputs[0].name]), try NPY.read(path: KerasManifest.path(reference)), output: "predictions")
+        #expect(r.passed, "max abs \(r.maxAbsError)")
+    }
+}

@@ -8,6 +8,11 @@
    on success; -1 where unsupported. Also returns -1 if the parent is already gone. */
 int czoo_die_with_parent(void);
 
+/* 1 when this code was built with AddressSanitizer, ThreadSanitizer or
+   MemorySanitizer: their shadow memory needs terabytes of address space, so
+   an address-space limit must not be set. */
+int czoo_sanitized(void);
+
 /* Start writeback of [offset, offset + length) of fd without waiting and
    without dropping the pages from the cache (sync_file_range with
    SYNC_FILE_RANGE_WRITE), so the final fsync has little left to do and a
