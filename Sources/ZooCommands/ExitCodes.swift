@@ -71,11 +71,25 @@ func runReportingErrors(_ body: () throws -> Void) throws {
 }
 
 func printError(_ message: String) {
-    // One line, whatever a hostile file put into a name the message quotes.
-    let line = String(String.UnicodeScalarView(message.unicodeScalars.flatMap { c -> [Unicode.Scalar] in
+    FileHandle.standardError.write(Data(("zoo: error: " + boundedErrorLine(message) + "\n").utf8))
+}
+
+/// Longest error line printed, in characters. Messages name the file first and
+/// what to do last, so a longer one keeps its start and its end.
+let maxErrorLength = 1000
+
+/// One line, whatever a hostile file put into a name the message quotes
+/// (control characters escaped), and at most `maxErrorLength` characters
+/// (the middle cut, with how much).
+func boundedErrorLine(_ message: String) -> String {
+    var line = String(String.UnicodeScalarView(message.unicodeScalars.flatMap { c -> [Unicode.Scalar] in
         c.value < 0x20 || c.value == 0x7F ? Array(String(format: "\\x%02x", c.value).unicodeScalars) : [c]
     }))
-    FileHandle.standardError.write(Data(("zoo: error: " + line + "\n").utf8))
+    if line.count > maxErrorLength {
+        let head = line.prefix(maxErrorLength - 300), tail = line.suffix(240)
+        line = "\(head) … [\(line.count - head.count - tail.count) characters cut] … \(tail)"
+    }
+    return line
 }
 
 /// Writes `value` as pretty, key-sorted JSON on stdout (the `--json` contract).

@@ -1,6 +1,7 @@
 import CZooZlib
 import Foundation
 import ZIPFoundation
+import ZooCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -76,14 +77,14 @@ enum ByteSources {
         let files = archive.filter { $0.type == .file }.map(\.path)
         let name: String
         if let m = member {
-            guard files.contains(m) else { throw EmbeddingError.archive(path: path, detail: "no member '\(m)'; members: \(files.joined(separator: ", "))") }
+            guard files.contains(m) else { throw EmbeddingError.archive(path: path, detail: "no member '\(MessageText.clip(m))'; members: \(MessageText.list(files))") }
             name = m
         } else {
-            guard files.count == 1 else { throw EmbeddingError.archive(path: path, detail: "holds \(files.count) files; choose one with --member (\(files.joined(separator: ", ")))") }
+            guard files.count == 1 else { throw EmbeddingError.archive(path: path, detail: "holds \(files.count) files; choose one with --member (\(MessageText.list(files)))") }
             name = files[0]
         }
         guard !name.contains(".."), !name.hasPrefix("/"), let entry = archive[name] else {
-            throw EmbeddingError.archive(path: path, detail: "member '\(name)' has an unsafe path")
+            throw EmbeddingError.archive(path: path, detail: "member '\(MessageText.clip(name))' has an unsafe path")
         }
         var inner: Error?
         do {

@@ -96,7 +96,7 @@ struct H5Group {
         var g = self
         for part in relative.split(separator: "/") where !part.isEmpty {
             let name = String(part)
-            guard try g.has(name) else { throw KerasError.notKeras(path: file.path, detail: "missing group '\(g.child(name))'") }
+            guard try g.has(name) else { throw KerasError.notKeras(path: file.path, detail: "missing group '\(MessageText.clip(g.child(name), 200))'") }
             let id: hid_t = withHDF5 { H5Gopen2(g.handle.id, name, CHDF5_H5P_DEFAULT()) }
             guard id >= 0 else { throw withHDF5 { file.error(g.child(name), "not a group") } }
             g = H5Group(file: file, handle: H5Handle(id, close: H5Gclose), path: g.child(name))

@@ -1,4 +1,5 @@
 import Foundation
+import ZooCore
 
 /// Why a Keras file could not be imported. Cases name the file and the layer,
 /// weight or HDF5 path at fault, and the message says what to do.
@@ -34,15 +35,15 @@ public enum KerasError: Error, LocalizedError, Equatable {
     public var errorDescription: String? {
         switch self {
         case let .io(p, d): return "\(p): \(d)"
-        case let .hdf5(p, o, d): return "\(p): HDF5 error at '\(o)': \(d); the file is damaged or not an HDF5 file"
-        case let .notKeras(p, d): return "\(p): not a Keras model file: \(d)"
-        case let .refusedLink(p, o, k): return "\(p): refused \(k) at '\(o)': Keras files never need one, and following it could read outside the file"
-        case let .refusedStorage(p, d, k): return "\(p): refused dataset '\(d)': \(k)"
-        case let .refusedLayer(p, l, c, r): return "\(p): layer '\(l)' (\(c)) refused: \(r)"
+        case let .hdf5(p, o, d): return "\(p): HDF5 error at '\(MessageText.clip(o, 200))': \(MessageText.clip(d, 300)); the file is damaged or not an HDF5 file"
+        case let .notKeras(p, d): return "\(p): not a Keras model file: \(MessageText.clip(d, 500))"
+        case let .refusedLink(p, o, k): return "\(p): refused \(k) at '\(MessageText.clip(o, 200))': Keras files never need one, and following it could read outside the file"
+        case let .refusedStorage(p, d, k): return "\(p): refused dataset '\(MessageText.clip(d, 200))': \(k)"
+        case let .refusedLayer(p, l, c, r): return "\(p): layer '\(MessageText.clip(l, 200))' (\(MessageText.clip(c, 100))) refused: \(r)"
         case let .unsupportedLayers(p, layers):
-            return "\(p): layers of unknown or unsupported classes (zoo maps built-in Keras layers and never runs custom code): \(layers.joined(separator: ", "))"
-        case let .unsupportedForm(p, l, d): return "\(p): layer '\(l)': unsupported: \(d)"
-        case let .invalidConfig(p, d): return "\(p): invalid model config: \(d)"
+            return "\(p): layers of unknown or unsupported classes (zoo maps built-in Keras layers and never runs custom code): \(MessageText.list(layers))"
+        case let .unsupportedForm(p, l, d): return "\(p): layer '\(MessageText.clip(l, 200))': unsupported: \(MessageText.clip(d, 400))"
+        case let .invalidConfig(p, d): return "\(p): invalid model config: \(MessageText.clip(d, 500))"
         case let .missingArchitecture(p): return "\(p): this file holds weights only; give the architecture with --arch model.json (model.to_json() or config.json) or --arch CATALOG-NAME:VARIANT"
         case let .unknownArchitecture(p, closest, d):
             return "\(p): this file holds weights only and matches no architecture zoo knows (keras.applications)\(closest.map { "; closest: \($0)" } ?? ""): \(d); give the architecture with --arch model.json"

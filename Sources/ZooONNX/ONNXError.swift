@@ -39,8 +39,7 @@ public enum ONNXError: Error, LocalizedError, Equatable {
         case let .unsupportedOps(p, ops, opset, first):
             let sorted = ops.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             // At most 8 ops named (a hostile file may use thousands), then a count.
-            var list = sorted.prefix(8).map { "\($0.key) ×\($0.value)\(first[$0.key].map { " (node '\($0.prefix(80))')" } ?? "")" }.joined(separator: ", ")
-            if sorted.count > 8 { list += ", … \(sorted.count - 8) more" }
+            let list = MessageText.list(sorted.map { "\(MessageText.clip($0.key, 80)) ×\($0.value)\(first[$0.key].map { " (node '\(MessageText.clip($0, 80))')" } ?? "")" }, itemLength: 200)
             return "\(p): unsupported ops at opset \(opset): \(list)"
         case let .unsupportedForm(p, n, op, d):
             return "\(p): node '\(n)' (\(op)): unsupported form: \(d)"

@@ -77,8 +77,8 @@ extension Registry {
         guard let chosen = candidates.count == 1 ? candidates.first : nil else {
             let tags = index.manifests.compactMap { $0.annotations?[Self.refNameAnnotation] }
             throw RegistryError.ociLayout(path: dir.path, detail: candidates.isEmpty
-                ? "no manifest tagged '\(tag ?? "")'; tags: \(tags.prefix(8).joined(separator: ", "))\(tags.count > 8 ? ", … \(tags.count - 8) more" : "")"
-                : "\(candidates.count) manifests; name one with --tag (tags: \(tags.prefix(8).joined(separator: ", ")))")
+                ? "no manifest tagged '\(MessageText.clip(tag ?? ""))'; tags: \(MessageText.list(tags))"
+                : "\(candidates.count) manifests; name one with --tag (tags: \(MessageText.list(tags)))")
         }
         let label = "oci:\(dir.path):\(chosen.annotations?[Self.refNameAnnotation] ?? chosen.digest)"
         let manifestBytes = try Self.readBlob(chosen, in: dir, label: label, limit: OCIArtifact.maxManifestBytes)

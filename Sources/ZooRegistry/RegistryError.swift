@@ -1,4 +1,5 @@
 import Foundation
+import ZooCore
 
 /// Why a registry operation failed; each case says what, where and what to do.
 public enum RegistryError: Error, LocalizedError, Equatable {
@@ -32,7 +33,7 @@ public enum RegistryError: Error, LocalizedError, Equatable {
         case let .unknownModel(n, c, s):
             return "no model named '\(n)'" + (c.map { " in the catalog \($0)" } ?? " (no catalog: give --catalog zoo.json, a URL or a file path)")
                 + (s.isEmpty ? "" : "; did you mean \(s.map { "'\($0)'" }.joined(separator: ", "))?") + " ('zoo catalog' lists them)"
-        case let .unknownVariant(n, v, a): return "'\(n)' has no variant '\(v)'; variants: \(a.joined(separator: ", "))"
+        case let .unknownVariant(n, v, a): return "'\(n)' has no variant '\(v)'; variants: \(MessageText.list(a))"
         case let .noUsableSource(n, d): return "'\(n)': \(d)"
         case let .hashMismatch(s, alg, e, a): return "\(s): \(alg) is \(a), expected \(e); the download is damaged or was replaced — nothing was registered"
         case let .sizeMismatch(s, e, a): return "\(s): \(a) bytes, expected \(e); the download is incomplete or wrong — nothing was registered"

@@ -120,7 +120,7 @@ extension InferenceSession {
             out = try ShapeInference.outputShapes(of: node, inputs: inputs, values: values)
         } catch ZooCoreError.shapeInference(_, _, let detail) {
             // At most 8 input shapes: a Concat may have thousands of inputs.
-            let shown = inputs.prefix(8).map { $0?.rendered ?? "—" }.joined(separator: ", ") + (inputs.count > 8 ? ", … \(inputs.count - 8) more" : "")
+            let shown = MessageText.list(inputs.map { $0?.rendered ?? "—" })
             throw RuntimeError.shape(node: node.name, op: node.op, detail: "\(detail) (input shapes \(shown))")
         }
         let shapes: [[Int]] = try out.map { s in

@@ -24,13 +24,13 @@ public enum RuntimeError: Error, LocalizedError, Equatable {
         switch self {
         case let .unsupportedOps(ops):
             let list = ops.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }
-            return "the runtime has no kernel for: \(list.joined(separator: ", "))"
+            return "the runtime has no kernel for: \(MessageText.list(list))"
         case let .unsupportedForm(node, op, detail):
             return "node '\(node)' (\(op)): not supported by the runtime: \(detail)"
         case let .missingInput(name, expected):
             return "input '\(name)' \(ShapeMath.describe(expected)) was not given"
         case let .unknownInput(name, known):
-            return "the model has no input '\(name)'; its inputs are \(known.joined(separator: ", "))"
+            return "the model has no input '\(MessageText.clip(name))'; its inputs are \(MessageText.list(known))"
         case let .inputShape(name, expected, actual):
             return "input '\(name)' has shape \(ShapeMath.describe(actual)), the model expects \(ShapeMath.describe(expected))"
         case let .inputDimension(name, axis, actual, expected, reason, declared):

@@ -1,4 +1,5 @@
 import Foundation
+import ZooCore
 import ZooVision
 
 /// Files to extract features from, and their labels when they come from class folders.
@@ -24,7 +25,7 @@ public struct Dataset: Sendable, Equatable {
 
     /// At most `limit` names, then how many more: error messages stay one short line.
     static func listed(_ names: [String], limit: Int = 8) -> String {
-        names.prefix(limit).map { "'\($0)'" }.joined(separator: ", ") + (names.count > limit ? " and \(names.count - limit) more" : "")
+        MessageText.list(names.map { "'\($0)'" }, limit: limit)
     }
 
     /// File extensions of text documents (`zoo fit` on word vectors).

@@ -133,7 +133,7 @@ public enum OCIArtifact {
         guard m.config.mediaType == cardMediaType else { throw bad("config media type \(m.config.mediaType.prefix(100)), expected \(cardMediaType)") }
         let models = m.layers.filter { $0.mediaType == modelMediaType }
         guard models.count == 1, let layer = models.first else {
-            let types = m.layers.prefix(8).map { String($0.mediaType.prefix(100)) }.joined(separator: ", ") + (m.layers.count > 8 ? ", … \(m.layers.count - 8) more" : "")
+            let types = MessageText.list(m.layers.map(\.mediaType), itemLength: 100)
             throw bad("\(models.count) layers of type \(modelMediaType), expected exactly one (layer types: \(types))")
         }
         for d in [m.config, layer] {
