@@ -1,4 +1,5 @@
 import Foundation
+import ZooCore
 
 /// Why an embedding file could not be read or queried; cases carry the file and line or byte offset.
 public enum EmbeddingError: Error, LocalizedError, Equatable {
@@ -12,6 +13,10 @@ public enum EmbeddingError: Error, LocalizedError, Equatable {
     case gzip(path: String, detail: String)
     case archive(path: String, detail: String)
     case empty(path: String)
+    /// A text line longer than the reader accepts (no newline for megabytes).
+    case lineTooLong(path: String, line: Int, limit: Int)
+    /// More rows arrived than physical memory can hold.
+    case tooLarge(path: String, rows: Int, dim: Int, limit: Int)
     case unknownWord(word: String)
     case notAnEmbedding(path: String)
 
@@ -27,7 +32,9 @@ public enum EmbeddingError: Error, LocalizedError, Equatable {
         case let .gzip(p, d): return "\(p): gzip data is damaged: \(d)"
         case let .archive(p, d): return "\(p): \(d)"
         case let .empty(p): return "\(p): no vectors found"
-        case let .unknownWord(w): return "'\(w)' is not in the vocabulary"
+        case let .lineTooLong(p, l, m): return "\(p): line \(l) is longer than \(m >> 20) MiB without a newline; a word-vector line holds one word and its numbers, so the file is not word2vec/GloVe text or is damaged"
+        case let .tooLarge(p, r, d, m): return "\(p): \(r) rows of \(d) floats do not fit in this machine's \(m >> 30) GiB of memory; the file is larger than zoo can hold here, or its rows are not what its header says"
+        case let .unknownWord(w): return "'\(MessageText.clip(w))' is not in the vocabulary"
         case let .notAnEmbedding(p): return "\(p): not an embedding model (no embedding.matrix tensor); convert a word2vec/GloVe file with 'zoo convert'"
         }
     }

@@ -66,7 +66,7 @@ final class BinaryParser {
                 if b == 0x0A {
                     let (v, d) = try header.withUnsafeBytes { try Self.header($0, path: path) }
                     declared = v
-                    builder.start(dim: d, expectedRows: min(v, 50_000_000))
+                    try builder.start(dim: d, expectedRows: v)
                     inHeader = false
                 } else {
                     header.append(b)
@@ -95,7 +95,7 @@ final class BinaryParser {
             // Vector bytes go straight into the matrix row (little-endian host).
             let need = builder.dim * 4 - filled
             let take = min(need, n - i)
-            let row = UnsafeMutableRawPointer(builder.nextRow())
+            let row = UnsafeMutableRawPointer(try builder.nextRow())
             (row + filled).copyMemory(from: chunk.baseAddress! + i, byteCount: take)
             filled += take
             i += take
@@ -158,7 +158,12 @@ final class TextParser {
             start = i + 1
         }
         carry.append(contentsOf: chunk[start...])
+        if carry.count > Self.maxLineBytes { throw EmbeddingError.lineTooLong(path: path, line: line + 1, limit: Self.maxLineBytes) }
     }
+
+    /// Longest text line accepted: a 65,536-dimensional row of 17-digit numbers
+    /// is about 1.2 MB; a stream without newlines (a gzip bomb of zeros) stops here.
+    static let maxLineBytes = 16 << 20
 
     func finish() throws {
         if !carry.isEmpty { try carry.withUnsafeBytes { try handle($0) } }
@@ -189,15 +194,15 @@ final class TextParser {
             started = true
             let all = fields.reversed().map { String(decoding: bytes[$0], as: UTF8.self) }
             if all.count == 2, let v = Int(all[0]), let d = Int(all[1]) {
-                guard v >= 0, d > 0, d <= 1 << 16 else { throw EmbeddingError.badHeader(path: path, detail: "'\(all.joined(separator: " "))'") }
+                guard v >= 0, d > 0, d <= 1 << 16 else { throw EmbeddingError.badHeader(path: path, detail: "'\(MessageText.clip(all.joined(separator: " "), 100))'") }
                 declared = v
-                builder.start(dim: d, expectedRows: min(v, 50_000_000))
+                try builder.start(dim: d, expectedRows: v)
                 return
             }
             if header == .required { throw EmbeddingError.badHeader(path: path, detail: "expected 'VOCAB_SIZE DIMENSIONS', found '\(all.prefix(3).joined(separator: " "))…'") }
             guard all.count >= 2 else { throw EmbeddingError.ragged(path: path, line: line, found: all.count - 1, expected: 1) }
             // GloVe: no header; the first line fixes D, then is read as data.
-            builder.start(dim: all.count - 1, expectedRows: 65_536)
+            try builder.start(dim: all.count - 1, expectedRows: 65_536)
             line -= 1
             try handle(raw)
             return
@@ -208,7 +213,7 @@ final class TextParser {
         }
         // Everything before the last D fields is the word; the numbers go
         // straight into the matrix row (fields are collected last first).
-        let row = builder.nextRow()
+        let row = try builder.nextRow()
         for (k, r) in fields.reversed().enumerated() {
             guard r.count < 63 else { throw EmbeddingError.badNumber(path: path, line: line, field: String(decoding: bytes[r].prefix(20), as: UTF8.self)) }
             let parsed: Float? = scratch.withUnsafeMutableBufferPointer { p in

@@ -45,15 +45,28 @@ final class EmbeddingBuilder {
     init(path: String) { self.path = path }
     deinit { matrix?.deallocate() }
 
-    func start(dim: Int, expectedRows: Int) {
+    /// Rows reserved up front at most: 64 MiB of vectors. A header may declare
+    /// any count (a 24-byte file can claim 50 million 65,536-wide rows), so
+    /// memory follows the rows that actually arrive, doubling as they do.
+    static let initialReservationBytes = 64 << 20
+
+    func start(dim: Int, expectedRows: Int) throws {
         self.dim = dim
-        vocabulary = VocabularyBuilder(expected: expectedRows)
-        reserve(max(expectedRows, 1024))
+        let rows = min(max(expectedRows, 1024), max(1024, Self.initialReservationBytes / (4 * max(dim, 1))))
+        vocabulary = VocabularyBuilder(expected: rows)
+        try reserve(rows)
     }
 
-    private func reserve(_ n: Int) {
+    /// Grows the matrix to `n` rows; past physical memory it is a typed error,
+    /// not an allocation failure that kills the process.
+    private func reserve(_ n: Int) throws {
         guard n > capacity else { return }
-        let new = UnsafeMutablePointer<Float>.allocate(capacity: n * max(dim, 1))
+        let (count, overflow) = n.multipliedReportingOverflow(by: max(dim, 1))
+        let physical = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        guard !overflow, count <= physical / 4 else {
+            throw EmbeddingError.tooLarge(path: path, rows: n, dim: dim, limit: physical)
+        }
+        let new = UnsafeMutablePointer<Float>.allocate(capacity: count)
         if let old = matrix {
             new.update(from: old, count: rows * dim)
             old.deallocate()
@@ -63,8 +76,8 @@ final class EmbeddingBuilder {
     }
 
     /// The row the next word's vector goes to (the binary parser copies bytes straight in).
-    func nextRow() -> UnsafeMutablePointer<Float> {
-        if rows == capacity { reserve(capacity * 2) }
+    func nextRow() throws -> UnsafeMutablePointer<Float> {
+        if rows == capacity { try reserve(capacity * 2) }
         return matrix! + rows * dim
     }
 

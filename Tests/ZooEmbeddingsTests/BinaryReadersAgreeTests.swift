@@ -249,3 +249,33 @@ import ZooTestSupport
         #expect(throws: EmbeddingError.self) { _ = try inflated(cut.path, chunk: 4 << 20) }
     }
 }
+
+/// Headers and streams that claim far more than they hold (issue #18): each a
+/// typed error with memory that follows the bytes present, not the claim.
+@Suite struct EmbeddingClaimTests {
+    /// A 24-byte file declaring 50 million rows of 65,536 floats (13 TB) used to
+    /// reserve them up front and abort in the allocator.
+    @Test(arguments: ["50000000 65536\nthe 0.1\n", "50000000 300\nthe 0.1\n", "999999999999 65536\n"])
+    func aHeaderDeclaringTerabytesIsATypedError(_ text: String) throws {
+        let dir = try TempDir()
+        for (name, format) in [("claim.txt", EmbeddingFormat.word2vecText), ("claim.bin", .word2vecBinary)] {
+            let f = dir.file(name)
+            try Data(text.utf8).write(to: f)
+            #expect(throws: EmbeddingError.self, "\(name)") { _ = try EmbeddingImporter.load(path: f.path, format: format, container: nil) }
+        }
+    }
+
+    /// 40 MB without a newline (a gzip bomb of zeros inflates to this): refused at
+    /// the line limit instead of buffering the whole stream.
+    @Test func aLineWithoutANewlineStopsAtTheLineLimit() throws {
+        let dir = try TempDir()
+        let f = dir.file("noline.txt")
+        try Data(count: 40 << 20).write(to: f)
+        do {
+            _ = try EmbeddingImporter.load(path: f.path, format: .gloveText, container: nil)
+            Issue.record("accepted")
+        } catch let EmbeddingError.lineTooLong(_, line, limit) {
+            #expect(line == 1 && limit == 16 << 20)
+        }
+    }
+}
