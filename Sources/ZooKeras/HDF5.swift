@@ -30,26 +30,32 @@ final class H5Handle {
 /// the file before anything is allocated, and HDF5's error stack turned into
 /// `KerasError.hdf5` instead of being printed.
 final class H5File {
+    /// The name messages use: the file, or `archive.keras:model.weights.h5` for weights
+    /// extracted from an archive (the scratch copy's path means nothing to the user).
     let path: String
+    /// Where the bytes are.
+    let filePath: String
     let handle: H5Handle
     let fileSize: Int
     /// The file mapped read-only, for zero-copy views of contiguous datasets.
-    private(set) lazy var mapped: MappedFile? = premapped ?? (try? MappedFile(path: path))
+    private(set) lazy var mapped: MappedFile? = premapped ?? (try? MappedFile(path: filePath))
     private let premapped: MappedFile?
 
-    /// `mapped`, when given, is an existing mapping of `path` to share.
-    init(path: String, mapped: MappedFile? = nil) throws {
-        self.path = path
+    /// `mapped`, when given, is an existing mapping of `path` to share; `displayPath`
+    /// names the file in errors when `path` is a scratch copy.
+    init(path: String, mapped: MappedFile? = nil, displayPath: String? = nil) throws {
+        self.path = displayPath ?? path
+        filePath = path
         premapped = mapped
         var st = stat()
-        guard stat(path, &st) == 0 else { throw KerasError.io(path: path, detail: "cannot open (\(String(cString: strerror(errno))))") }
+        guard stat(path, &st) == 0 else { throw KerasError.io(path: self.path, detail: "cannot open (\(String(cString: strerror(errno))))") }
         fileSize = Int(st.st_size)
         let id: hid_t = withHDF5 {
             _ = CHDF5_silence_errors()
             guard H5Fis_hdf5(path) > 0 else { return -1 }
             return H5Fopen(path, CHDF5_ACC_RDONLY(), CHDF5_H5P_DEFAULT())
         }
-        guard id >= 0 else { throw KerasError.notKeras(path: path, detail: "not an HDF5 file (or it is truncated)") }
+        guard id >= 0 else { throw KerasError.notKeras(path: self.path, detail: "not an HDF5 file (or it is truncated)") }
         handle = H5Handle(id, close: H5Fclose)
     }
 

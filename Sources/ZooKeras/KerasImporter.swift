@@ -57,7 +57,7 @@ public enum KerasImporter {
             if let m = metadata, let obj = try? JSONSerialization.jsonObject(with: Data(m.utf8)) as? [String: Any] {
                 kerasVersion = obj["keras_version"] as? String
             }
-            h5 = try H5File(path: weightsPath)
+            h5 = try H5File(path: weightsPath, displayPath: "\(path):model.weights.h5")
             weights = V3Weights(root: h5.root)
             format = "keras-v3"
         } else {

@@ -6,6 +6,7 @@ import ZooCore
 public enum ONNXError: Error, LocalizedError, Equatable {
     case io(path: String, operation: String, errno: Int32)
     case tooLarge(path: String, size: Int, limit: Int)
+    case tooManyNodes(path: String, count: Int, limit: Int)
     case malformedProtobuf(path: String, size: Int)
     case missingGraph(path: String)
     case missingOpset(path: String)
@@ -28,6 +29,8 @@ public enum ONNXError: Error, LocalizedError, Equatable {
             return "\(p): \(op) failed: \(String(cString: strerror(e)))"
         case let .tooLarge(p, s, l):
             return "\(p): \(s) bytes is above the \(l)-byte protobuf limit; models this large must keep weights in external data files"
+        case let .tooManyNodes(p, n, l):
+            return "\(p): the graph has \(n) nodes, more than the \(l) zoo imports (a .zoo header describes at most about that many); the file is hostile or not a model"
         case let .malformedProtobuf(p, s):
             return "\(p): not a valid ONNX protobuf (\(s) bytes could not be parsed as a ModelProto); the file is truncated or not an .onnx model — re-download it"
         case let .missingGraph(p):

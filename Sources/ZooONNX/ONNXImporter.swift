@@ -35,6 +35,12 @@ public enum ONNXImporter {
     public static let opsetRange = 1...28
     /// Protobuf's own 2 GiB message limit; larger models must use external data.
     public static let maxFileSize = Int(Int32.max)
+    /// Most nodes a graph may have. A `.zoo` header (at most 64 MiB) describes
+    /// each node in about 90 bytes or more, so a graph this size is near what the
+    /// format can hold; refusing it before the import keeps a hostile file (a
+    /// 35 MB chain of 10⁶ Relus) from costing gigabytes and seconds first. The
+    /// largest published vision and language models have well under 100,000.
+    public static let maxNodes = 500_000
 
     /// Imports the model at `path`. External data files are read from the
     /// model's directory only.
@@ -126,7 +132,10 @@ final class ImportSession {
         self.path = path
         self.proto = proto
         let m = proto.message.pointee
-        guard m.graph != nil else { throw ONNXError.missingGraph(path: path) }
+        guard let graph = m.graph else { throw ONNXError.missingGraph(path: path) }
+        guard graph.pointee.n_node <= ONNXImporter.maxNodes else {
+            throw ONNXError.tooManyNodes(path: path, count: Int(graph.pointee.n_node), limit: ONNXImporter.maxNodes)
+        }
         var found: Int?
         for o in messages(m.opset_import, m.n_opset_import) {
             let d = cstr(o.pointee.domain)
