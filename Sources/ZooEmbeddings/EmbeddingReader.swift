@@ -45,14 +45,14 @@ final class EmbeddingBuilder {
     init(path: String) { self.path = path }
     deinit { matrix?.deallocate() }
 
-    /// Rows reserved up front at most: 64 MiB of vectors. A header may declare
+    /// Rows reserved up front at most: 64 MiB of vectors and 2^20 words. A header may declare
     /// any count (a 24-byte file can claim 50 million 65,536-wide rows), so
     /// memory follows the rows that actually arrive, doubling as they do.
     static let initialReservationBytes = 64 << 20
 
     func start(dim: Int, expectedRows: Int) throws {
         self.dim = dim
-        let rows = min(max(expectedRows, 1024), max(1024, Self.initialReservationBytes / (4 * max(dim, 1))))
+        let rows = min(max(expectedRows, 1024), max(1024, min(1 << 20, Self.initialReservationBytes / (4 * max(dim, 1)))))
         vocabulary = VocabularyBuilder(expected: rows)
         try reserve(rows)
     }

@@ -52,6 +52,10 @@ enum BMPDecoder {
 
         var palette: [(UInt8, UInt8, UInt8)] = []
         if bits <= 8 {
+            // PIL refuses a colour count above 65,536 ("Unsupported BMP Palette size").
+            guard colorsUsed <= 65_536 else {
+                throw VisionError.unsupported(path: path, format: "BMP", detail: "a palette of \(colorsUsed) colours (at most 65,536)")
+            }
             let count = colorsUsed > 0 && colorsUsed <= 1 << bits ? colorsUsed : 1 << bits
             let start = 14 + headerSize + (compression == 3 && headerSize == 40 ? 12 : 0)
             for i in 0..<count {
@@ -73,7 +77,7 @@ enum BMPDecoder {
 
         if compression == 1 || compression == 2 {
             // Unset pixels keep index 0, as in PIL's RLE decoder.
-            for row in 0..<height { for x in 0..<width { put(x, row, color(0)) } }
+            out.withUnsafeMutableBufferPointer { RGBFill.fill($0.baseAddress!, pixels: width * height, with: color(0)) }
             var p = dataOffset, x = 0, row = 0
             let nibbles = compression == 2
             decoding: while p + 1 < b.count, row < height {

@@ -75,7 +75,7 @@ enum GIFDecoder {
                 let rows = interlaced ? interlacedRows(h) : Array(0..<h)
                 let canvas = [UInt8](unsafeUninitializedCapacity: canvasW * canvasH * 3) { buffer, n in
                     let base = buffer.baseAddress!
-                    fillRGB(base, pixels: canvasW * canvasH, with: outside)
+                    RGBFill.fill(base, pixels: canvasW * canvasH, with: outside)
                     for (k, row) in rows.enumerated() {
                         let o = ((top + row) * canvasW + left) * 3
                         let given = min(w, max(0, decoded - k * w))
@@ -83,7 +83,7 @@ enum GIFDecoder {
                             let c = colour(Int(indices[k * w + x]))
                             base[o + 3 * x] = c.0; base[o + 3 * x + 1] = c.1; base[o + 3 * x + 2] = c.2
                         }
-                        if given < w && zero != outside { fillRGB(base + o + 3 * given, pixels: w - given, with: zero) }
+                        if given < w && zero != outside { RGBFill.fill(base + o + 3 * given, pixels: w - given, with: zero) }
                     }
                     n = buffer.count
                 }
@@ -101,19 +101,6 @@ enum GIFDecoder {
         var rows: [Int] = []
         for (start, step) in [(0, 8), (4, 8), (2, 4), (1, 2)] { rows += stride(from: start, to: h, by: step) }
         return rows
-    }
-
-    /// Writes `pixels` copies of one RGB colour, doubling the filled part each copy.
-    static func fillRGB(_ p: UnsafeMutablePointer<UInt8>, pixels: Int, with c: (UInt8, UInt8, UInt8)) {
-        guard pixels > 0 else { return }
-        p[0] = c.0; p[1] = c.1; p[2] = c.2
-        var filled = 3
-        let total = pixels * 3
-        while filled < total {
-            let n = min(filled, total - filled)
-            (p + filled).update(from: p, count: n)
-            filled += n
-        }
     }
 
     /// GIF's variable-width LZW. Stops after `count` indices and returns how many

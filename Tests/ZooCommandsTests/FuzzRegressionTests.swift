@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ZooCore
+import ZooEmbeddings
 import ZooVision
 
 /// Inputs `bench/fuzz.sh` found that crashed, hung or leaked a parser
@@ -38,9 +39,11 @@ import ZooVision
         }
     }
 
-    /// A 50-byte GIF declaring a 65527×1015 frame with an empty LZW stream took
-    /// over 2 s under ASan painting a 199 MB canvas. PIL refuses it ("image file
-    /// is truncated"); so does zoo now, naming the frame.
+    /// A 50-byte GIF declaring a 65527×1015 frame with an empty LZW stream, and a
+    /// 100-byte RLE4 bitmap declaring 67 million pixels and a palette of 959,971,583
+    /// colours, each took over 2 s under ASan painting the canvas pixel by pixel.
+    /// PIL refuses both ("image file is truncated", "Unsupported BMP Palette
+    /// size"); so does zoo now, and canvases are filled by copying.
     @Test func imageFindingsAreDamagedFileErrors() throws {
         let files = Self.findings("image-decode")
         #expect(!files.isEmpty, "fixtures/fuzz/image-decode holds the empty-frame GIF")
@@ -50,6 +53,29 @@ import ZooVision
                 Issue.record("\(f.lastPathComponent) decoded as \(image.width)×\(image.height)")
             } catch let e as VisionError {
                 #expect(e.localizedDescription.hasPrefix(f.path) && e.localizedDescription.count < 400, "\(e.localizedDescription)")
+            }
+        }
+    }
+
+    /// A word2vec text header declaring 274,959,820,560,269,312 one-dimensional rows
+    /// made the reader reserve 50 million rows and their hash table (over 2 s
+    /// under ASan) before reading line 2. The first byte picks the format, as in
+    /// Fuzz/Harnesses/embeddings.
+    @Test func embeddingFindingsAreTypedErrorsQuickly() throws {
+        let files = Self.findings("embeddings")
+        #expect(!files.isEmpty, "fixtures/fuzz/embeddings holds the huge-header timeout")
+        let kinds: [(String, EmbeddingFormat?, EmbeddingContainer?)] = [
+            (".txt", .word2vecText, nil), (".bin", .word2vecBinary, nil), (".txt", .gloveText, nil),
+            (".txt.gz", .word2vecText, .gzip), (".bin.gz", .word2vecBinary, .gzip), (".zip", .gloveText, .zip), (".vec", nil, nil),
+        ]
+        let scratch = try Scratch()
+        for f in files {
+            let bytes = try Data(contentsOf: f)
+            let (suffix, format, container) = kinds[Int(bytes[0]) % kinds.count]
+            let input = scratch.url.appendingPathComponent(f.lastPathComponent + suffix)
+            try bytes.dropFirst().write(to: input)
+            #expect(throws: EmbeddingError.self, "\(f.lastPathComponent)") {
+                _ = try EmbeddingImporter.load(path: input.path, format: format, container: container)
             }
         }
     }
