@@ -49,6 +49,7 @@ let package = Package(
         .target(name: "ZooFormat", dependencies: [
             "ZooCore", "CZooSupport",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         // protobuf-c code generated from Protos/onnx.proto (scripts/regen-proto.sh).
         .target(name: "CONNXProto", dependencies: ["CProtobufC"]),

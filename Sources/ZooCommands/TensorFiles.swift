@@ -7,7 +7,7 @@ import ZooFormat
 /// Python: `.npy` (one array) and `.npz` (a zip of named `.npy` arrays, as
 /// numpy.savez / savez_compressed write them).
 enum TensorFiles {
-    /// Largest array accepted from an .npz member (bounds decompression).
+    /// Largest array accepted from an .npz member (with its declared size, bounds decompression).
     static let maxMemberBytes = 4 << 30
 
     static func read(_ path: String) throws -> [String: Tensor] {
@@ -31,17 +31,9 @@ enum TensorFiles {
         var out: [String: Tensor] = [:]
         for entry in archive where entry.type == .file {
             guard entry.path.hasSuffix(".npy"), !entry.path.contains("/"), !entry.path.contains("..") else { continue }
-            guard entry.uncompressedSize <= UInt64(maxMemberBytes) else {
-                throw CLIError(message: "\(path): member \(entry.path) is \(entry.uncompressedSize) bytes, above the \(maxMemberBytes)-byte limit", code: .inputError)
-            }
-            var data = Data()
-            do {
-                _ = try archive.extract(entry, skipCRC32: false) { chunk in
-                    data.append(chunk)
-                    if data.count > maxMemberBytes { throw CLIError(message: "\(path): member \(entry.path) decompresses past its declared size", code: .inputError) }
-                }
-            } catch let e as CLIError { throw e } catch {
-                throw CLIError(message: "\(path): cannot extract \(entry.path): \(error)", code: .inputError)
+            let data: Data
+            do { data = try ZipMember.read(archive, entry, limit: maxMemberBytes) } catch let e as ZipMember.Failure {
+                throw CLIError(message: "\(path): \(e.description)", code: .inputError)
             }
             do {
                 out[String(entry.path.dropLast(4))] = try NPY.decode(Array(data), path: "\(path):\(entry.path)")

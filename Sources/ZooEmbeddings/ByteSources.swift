@@ -2,6 +2,7 @@ import CZooZlib
 import Foundation
 import ZIPFoundation
 import ZooCore
+import ZooFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -86,23 +87,13 @@ enum ByteSources {
         guard !name.contains(".."), !name.hasPrefix("/"), let entry = archive[name] else {
             throw EmbeddingError.archive(path: path, detail: "member '\(MessageText.clip(name))' has an unsafe path")
         }
-        // The member may inflate to no more than its directory entry declares: a zip bomb
-        // that declares little stops at the first chunk past it.
-        let declared = entry.uncompressedSize
-        var seen: UInt64 = 0
-        var inner: Error?
+        // Streamed, never past what the member declares (a zip bomb stops at the first chunk past it).
         do {
-            _ = try archive.extract(entry, bufferSize: chunk, skipCRC32: false) { data in
-                seen += UInt64(data.count)
-                if seen > declared {
-                    inner = EmbeddingError.archive(path: path, detail: "member '\(MessageText.clip(name))' inflates past the \(declared) bytes it declares (a zip bomb or a damaged archive)")
-                    throw inner!
-                }
-                do { try data.withUnsafeBytes { try consume($0) } } catch { inner = error; throw error }
+            try ZipMember.stream(archive, entry, limit: Int.max, bufferSize: chunk) { data in
+                try data.withUnsafeBytes { try consume($0) }
             }
-        } catch {
-            if let e = inner { throw e }
-            throw EmbeddingError.archive(path: path, detail: "cannot extract '\(name)': \(error)")
+        } catch let e as ZipMember.Failure {
+            throw EmbeddingError.archive(path: path, detail: e.description)
         }
     }
 }

@@ -193,12 +193,9 @@ public enum KerasImporter {
     /// config.json, metadata.json and model.weights.h5 from a `.keras` zip,
     /// the weights extracted into a private temporary directory (HDF5 reads paths).
     ///
-    /// Every member is bounded by the size its directory entry declares (and a
-    /// cap per member): a zip bomb that declares little and inflates to
-    /// gigabytes stops at the first chunk past its declared size, one that
-    /// declares its size honestly is refused before inflating. The weights are
-    /// streamed to disk chunk by chunk, so peak memory does not grow with them;
-    /// on any error the directory is removed.
+    /// Every member is bounded by the size it declares and a cap (`ZipMember`).
+    /// The weights are streamed to disk chunk by chunk, so peak memory does not
+    /// grow with them; on any error the directory is removed.
     static func unpackArchive(_ path: String) throws -> (String, String?, String, URL) {
         let archive: Archive
         do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
@@ -206,21 +203,8 @@ public enum KerasImporter {
         }
         func extract(_ member: String, limit: Int, into sink: (Data) throws -> Void) throws -> Bool {
             guard let entry = archive[member] else { return false }
-            guard entry.type == .file, entry.uncompressedSize <= UInt64(limit) else {
-                throw KerasError.archive(path: path, detail: "member '\(member)' is too large (\(entry.uncompressedSize) bytes; at most \(limit))")
-            }
-            let declared = Int(entry.uncompressedSize)
-            var seen = 0
-            do {
-                _ = try archive.extract(entry, skipCRC32: false) { chunk in
-                    seen += chunk.count
-                    if seen > declared {
-                        throw KerasError.archive(path: path, detail: "member '\(member)' inflates past the \(declared) bytes it declares (a zip bomb or a damaged archive)")
-                    }
-                    try sink(chunk)
-                }
-            } catch let e as KerasError { throw e } catch {
-                throw KerasError.archive(path: path, detail: "cannot extract '\(member)': \(String(describing: error).prefix(200))")
+            do { try ZipMember.stream(archive, entry, limit: limit, into: sink) } catch let e as ZipMember.Failure {
+                throw KerasError.archive(path: path, detail: e.description)
             }
             return true
         }
