@@ -98,7 +98,7 @@ let package = Package(
         ]),
         .testTarget(name: "ZooVisionTests", dependencies: ["ZooVision", "ZooCore", "ZooTestSupport"]),
         .testTarget(name: "ZooTransferTests", dependencies: ["ZooTransfer", "ZooVision", "ZooConvert", "ZooRegistry", "ZooFormat", "ZooCore", "ZooEmbeddings", "ZooTestSupport"]),
-        .testTarget(name: "ZooCommandsTests", dependencies: ["ZooCommands", "ZooConvert", "ZooRegistry", "ZooFormat", "ZooCore", "ZooVision", "ZooEmbeddings", "ZooTestSupport",
+        .testTarget(name: "ZooCommandsTests", dependencies: ["ZooCommands", "ZooConvert", "ZooRegistry", "ZooFormat", "ZooCore", "ZooVision", "ZooEmbeddings", "ZooTestSupport", "CZooSupport",
                                                              .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
     ]
 )

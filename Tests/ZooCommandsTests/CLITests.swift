@@ -1,3 +1,4 @@
+import CZooSupport
 import Foundation
 import Testing
 import ZooCommands
@@ -172,10 +173,37 @@ final class Scratch {
     }
 
     /// libhdf5 loops forever on this damaged file; the worker's CPU-time limit turns that into exit 65.
+    /// While it spins, the worker's limits are read from /proc: CPU time, and an address space of
+    /// 8 GiB (the floor for a small file) so a ballooning libhdf5 fails an allocation instead of
+    /// taking the machine.
     @Test func aFileThatMakesHDF5LoopForeverEndsInATypedError() throws {
         let dir = try Scratch()
         let out = dir.url.appendingPathComponent("m.zoo").path
-        let r = try CLI.run(["convert", CLI.repoRoot.appendingPathComponent("fixtures/keras/mutants/hdf5_global_heap_loop.h5").path, "-o", out])
+        var limits: String?
+        let parent = Process()
+        parent.executableURL = CLI.binary
+        parent.arguments = ["convert", CLI.repoRoot.appendingPathComponent("fixtures/keras/mutants/hdf5_global_heap_loop.h5").path, "-o", out]
+        let err = Pipe()
+        parent.standardError = err
+        try parent.run()
+        for _ in 0..<100 where limits == nil {
+            usleep(100_000)
+            let children = (try? String(contentsOfFile: "/proc/\(parent.processIdentifier)/task/\(parent.processIdentifier)/children", encoding: .utf8)) ?? ""
+            if let child = children.split(separator: " ").first, let text = try? String(contentsOfFile: "/proc/\(child)/limits", encoding: .utf8),
+               text.contains("Max cpu time") && !text.contains("Max cpu time              unlimited") {
+                limits = text
+            }
+        }
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        parent.waitUntilExit()
+        let r = CLI.Result(status: parent.terminationStatus, stdout: "", stderr: stderr)
+        let text = try #require(limits, "the worker's /proc limits were not seen")
+        let line = { (name: String) in text.split(separator: "\n").first { $0.hasPrefix(name) }.map(String.init) ?? "" }
+        #expect(line("Max cpu time").contains(" 10 ") && line("Max cpu time").contains(" 15 "), "\(line("Max cpu time"))")
+        // Sanitizer builds (make test-sanitize) need terabytes of address space for shadow memory.
+        if czoo_sanitized() == 0 {
+            #expect(line("Max address space").contains("\(8 << 30)"), "\(line("Max address space"))")
+        }
         #expect(r.status == ZooExitCode.inputError.rawValue, "\(r.stderr)")
         #expect(r.stderr.contains("CPU-time limit") && r.stderr.contains("hdf5_global_heap_loop.h5"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))

@@ -15,6 +15,14 @@ import ZooVision
         return ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted().map { dir.appendingPathComponent($0) }
     }
 
+    /// bench/fuzz.sh copies each finding to fixtures/fuzz/<harness>/; a harness's first
+    /// finding needs a replay test here before it can be committed.
+    @Test func everyHarnessWithFindingsIsReplayed() throws {
+        let replayed: Set<String> = ["onnx-import", "npy", "image-decode", "embeddings"]
+        let dirs = Set(try FileManager.default.contentsOfDirectory(atPath: Self.root.path).filter { !$0.hasPrefix(".") })
+        #expect(dirs.isSubset(of: replayed), "findings without a replay test: \(dirs.subtracting(replayed).sorted())")
+    }
+
     @Test func onnxFindingsAreInputErrors() throws {
         let files = Self.findings("onnx-import")
         #expect(!files.isEmpty, "fixtures/fuzz/onnx-import holds the Pad pads = Int.min crash")
