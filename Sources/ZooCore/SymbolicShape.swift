@@ -165,8 +165,15 @@ public struct SymDim: Hashable, Sendable, CustomStringConvertible {
         return ov ? nil : SymDim.make(terms + o.terms, c)
     }
 
+    /// nil when a coefficient or the constant is Int.min (its negation overflows).
     public func negated() -> SymDim? {
-        SymDim.make(terms.map { Term(atoms: $0.atoms, coeff: -$0.coeff) }, -constant)
+        func neg(_ x: Int) -> Int? { let (r, o) = 0.subtractingReportingOverflow(x); return o ? nil : r }
+        var out: [Term] = []
+        for t in terms {
+            guard let c = neg(t.coeff) else { return nil }
+            out.append(Term(atoms: t.atoms, coeff: c))
+        }
+        return neg(constant).flatMap { SymDim.make(out, $0) }
     }
 
     public func subtracting(_ o: SymDim) -> SymDim? { o.negated().flatMap(adding) }

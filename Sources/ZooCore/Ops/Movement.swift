@@ -291,8 +291,12 @@ public enum ShapeOps {
             guard let st = c.value(0)?.first, let li = c.value(1)?.first, let de = c.value(2)?.first else { return [[c.unknown()]] }
             if let s = st.value, let l = li.value, let d = de.value {
                 guard d != 0 else { throw c.fail("delta 0") }
-                let n = d > 0 ? (l - s + d - 1) / d : (s - l - d - 1) / -d
-                return [[SymDim(max(0, n))]]
+                // max(⌈(limit − start) / delta⌉, 0), without overflow for any Int64 bounds.
+                let (span, overflow) = d > 0 ? l.subtractingReportingOverflow(s) : s.subtractingReportingOverflow(l)
+                guard !overflow else { throw c.fail("start \(s) and limit \(l) are too far apart") }
+                let n = span <= 0 ? 0 : (UInt(span) + d.magnitude - 1) / d.magnitude
+                guard n <= UInt(ShapeMath.maxElements) else { throw c.fail("\(n) elements") }
+                return [[SymDim(Int(n))]]
             }
             if let d = de.value, d > 0, let span = li.subtracting(st) { return [[try c.orUnknown(span.ceilDivided(by: d))]] }
             return [[c.unknown()]]
