@@ -21,11 +21,12 @@ test-exports: setup
 # The test suite under AddressSanitizer (with LeakSanitizer), then ThreadSanitizer, in separate
 # build directories. abort_on_error: a sanitizer report in the HDF5 worker kills it by a signal,
 # as a crash would, so the parent's typed error still applies. Tests/lsan.supp says why each
-# suppressed report is not a leak of zoo's.
+# suppressed report is not a leak of zoo's. SWIFT_BACKTRACE=enable=no: the Swift backtracer can
+# hang symbolising a process a sanitizer aborted.
 test-sanitize: setup
 	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp:print_suppressions=0 \
-	  swift test --sanitize=address --build-path .build-asan
-	swift test --sanitize=thread --build-path .build-tsan
+	  SWIFT_BACKTRACE=enable=no swift test --sanitize=address --build-path .build-asan
+	SWIFT_BACKTRACE=enable=no swift test --sanitize=thread --build-path .build-tsan
 
 # The libFuzzer harnesses of Fuzz/ (FUZZ_SECONDS per harness, default 600).
 fuzz: setup
