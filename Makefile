@@ -26,7 +26,7 @@ test-exports: setup
 test-sanitize: setup
 	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp:print_suppressions=0 \
 	  SWIFT_BACKTRACE=enable=no swift test --sanitize=address --build-path .build-asan
-	SWIFT_BACKTRACE=enable=no swift test --sanitize=thread --build-path .build-tsan
+	TSAN_OPTIONS=abort_on_error=1 SWIFT_BACKTRACE=enable=no swift test --sanitize=thread --build-path .build-tsan
 
 # The libFuzzer harnesses of Fuzz/ (FUZZ_SECONDS per harness, default 600).
 fuzz: setup
