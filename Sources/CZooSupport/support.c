@@ -33,6 +33,18 @@ int czoo_sanitized(void) {
     return 0;
 }
 
+int czoo_thread_sanitized(void) {
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    return 1;
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+    return 1;
+#endif
+    return 0;
+}
+
 int czoo_start_writeback(int fd, long long offset, long long length) {
 #ifdef __linux__
     return sync_file_range(fd, (off64_t)offset, (off64_t)length, SYNC_FILE_RANGE_WRITE);

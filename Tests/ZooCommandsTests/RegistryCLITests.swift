@@ -1,3 +1,4 @@
+import CZooSupport
 import Foundation
 import Testing
 import ZooCommands
@@ -118,7 +119,8 @@ import ZooFormat
 
     /// A write that fails part-way (here a file-size limit standing in for a
     /// full disk) is a clear I/O error and leaves the registry as it was.
-    @Test func aFailedWriteIsAnIOErrorAndLeavesTheRegistryUnchanged() throws {
+    @Test(.disabled(if: czoo_thread_sanitized() != 0, "ThreadSanitizer's runtime faults (SIGBUS) in any process under ulimit -f 16, even zoo --version"))
+    func aFailedWriteIsAnIOErrorAndLeavesTheRegistryUnchanged() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         // 16 blocks of 512 bytes: the 28 KB source cannot be stored.

@@ -13,6 +13,9 @@ int czoo_die_with_parent(void);
    an address-space limit must not be set. */
 int czoo_sanitized(void);
 
+/* 1 when built with ThreadSanitizer (a test skips what its runtime cannot run under). */
+int czoo_thread_sanitized(void);
+
 /* Start writeback of [offset, offset + length) of fd without waiting and
    without dropping the pages from the cache (sync_file_range with
    SYNC_FILE_RANGE_WRITE), so the final fsync has little left to do and a
