@@ -25,8 +25,8 @@ enum TensorFiles {
 
     static func readNPZ(_ path: String) throws -> [String: Tensor] {
         let archive: Archive
-        do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
-            throw CLIError(message: "\(path): not a readable .npz (zip) file: \(error)", code: .inputError)
+        do { archive = try ZipMember.open(path) } catch let e as ZipMember.Failure {
+            throw CLIError(message: "\(path): \(e.description) (an .npz is a zip file)", code: .inputError)
         }
         var out: [String: Tensor] = [:]
         for entry in archive where entry.type == .file {

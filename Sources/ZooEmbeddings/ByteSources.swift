@@ -72,8 +72,8 @@ enum ByteSources {
     /// Streams one member of a zip archive (GloVe's .zip holds several dimensions).
     static func zipMember(_ path: String, member: String?, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
         let archive: Archive
-        do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
-            throw EmbeddingError.archive(path: path, detail: "not a readable zip archive")
+        do { archive = try ZipMember.open(path) } catch let e as ZipMember.Failure {
+            throw EmbeddingError.archive(path: path, detail: e.description)
         }
         let files = archive.filter { $0.type == .file }.map(\.path)
         let name: String

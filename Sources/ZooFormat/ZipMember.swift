@@ -15,6 +15,82 @@ public enum ZipMember {
         public let description: String
     }
 
+    /// Opens a zip archive after checking that every offset and size its end
+    /// records and central directory declare lies inside the file. ZIPFoundation
+    /// 0.9 converts those 64-bit values to `off_t` without checking, so a 100-byte
+    /// file declaring an offset of 2^63 traps the process (found by fuzzing);
+    /// every zip zoo reads is opened here.
+    public static func open(_ path: String) throws -> Archive {
+        try validate(path)
+        do { return try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
+            throw Failure(member: "", description: "not a readable zip archive")
+        }
+    }
+
+    static func validate(_ path: String) throws {
+        func bad(_ what: String) -> Failure { Failure(member: "", description: "not a valid zip archive (\(what))") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw bad("cannot be opened") }
+        defer { try? handle.close() }
+        let size = UInt64((try? handle.seekToEnd()) ?? 0)
+        func read(_ offset: UInt64, _ count: Int) throws -> [UInt8] {
+            guard offset <= size, UInt64(count) <= size - offset else { throw bad("a record at byte \(offset) runs past the end") }
+            try handle.seek(toOffset: offset)
+            let data = try handle.read(upToCount: count) ?? Data()
+            guard data.count == count else { throw bad("short read at byte \(offset)") }
+            return [UInt8](data)
+        }
+        func u16(_ b: [UInt8], _ i: Int) -> UInt64 { UInt64(b[i]) | UInt64(b[i + 1]) << 8 }
+        func u32(_ b: [UInt8], _ i: Int) -> UInt64 { u16(b, i) | u16(b, i + 2) << 16 }
+        func u64(_ b: [UInt8], _ i: Int) -> UInt64 { u32(b, i) | u32(b, i + 4) << 32 }
+        // The end-of-central-directory record: the last signature in the final 64 KiB + 22 bytes.
+        let tailLength = Int(min(size, 65_557))
+        let tail = try read(size - UInt64(tailLength), tailLength)
+        guard tailLength >= 22, let e = stride(from: tailLength - 22, through: 0, by: -1).first(where: {
+            tail[$0] == 0x50 && tail[$0 + 1] == 0x4B && tail[$0 + 2] == 0x05 && tail[$0 + 3] == 0x06
+        }) else { throw bad("no end-of-central-directory record") }
+        let eocdOffset = size - UInt64(tailLength) + UInt64(e)
+        var entries = u16(tail, e + 10), cdSize = u32(tail, e + 12), cdOffset = u32(tail, e + 16)
+        if entries == 0xFFFF || cdSize == 0xFFFF_FFFF || cdOffset == 0xFFFF_FFFF || e >= 20 && u32(tail, e - 20) == 0x0706_4B50 {
+            // ZIP64: the locator just before the record points at the ZIP64 end record.
+            guard e >= 20, u32(tail, e - 20) == 0x0706_4B50 else { throw bad("ZIP64 sizes without a ZIP64 locator") }
+            let z = u64(tail, e - 12)
+            guard z < eocdOffset else { throw bad("ZIP64 end record at byte \(z)") }
+            let rec = try read(z, 56)
+            guard u32(rec, 0) == 0x0606_4B50 else { throw bad("no ZIP64 end record at byte \(z)") }
+            entries = u64(rec, 32); cdSize = u64(rec, 40); cdOffset = u64(rec, 48)
+        }
+        guard cdOffset <= eocdOffset, cdSize <= eocdOffset - cdOffset else {
+            throw bad("central directory at byte \(cdOffset), \(cdSize) bytes, in a \(size)-byte file")
+        }
+        guard entries <= cdSize / 46 else { throw bad("\(entries) entries in a \(cdSize)-byte central directory") }
+        var at = cdOffset
+        for _ in 0..<entries {
+            let h = try read(at, 46)
+            guard u32(h, 0) == 0x0201_4B50 else { throw bad("central directory entry at byte \(at)") }
+            var csize = u32(h, 20), usize = u32(h, 24), local = u32(h, 42)
+            let name = Int(u16(h, 28)), extraLength = Int(u16(h, 30)), comment = Int(u16(h, 32))
+            let extra = try read(at + 46 + UInt64(name), extraLength)
+            var i = 0
+            while i + 4 <= extra.count {
+                let id = u16(extra, i), n = Int(u16(extra, i + 2))
+                if id == 1 {
+                    var j = i + 4
+                    func next() -> UInt64? { guard j + 8 <= i + 4 + n, j + 8 <= extra.count else { return nil }; defer { j += 8 }; return u64(extra, j) }
+                    if usize == 0xFFFF_FFFF { usize = next() ?? usize }
+                    if csize == 0xFFFF_FFFF { csize = next() ?? csize }
+                    if local == 0xFFFF_FFFF { local = next() ?? local }
+                }
+                i += 4 + n
+            }
+            guard local < cdOffset, csize <= cdOffset - local else {
+                throw bad("an entry's data at byte \(local), \(csize) bytes, outside the file's \(cdOffset) bytes of entries")
+            }
+            _ = usize  // bounded when the member is read (`stream`)
+            at += 46 + UInt64(name + extraLength + comment)
+            guard at <= cdOffset + cdSize else { throw bad("central directory entries run past its size") }
+        }
+    }
+
     /// Calls `sink` with each inflated chunk. Errors `sink` throws propagate unchanged.
     public static func stream(_ archive: Archive, _ entry: Entry, limit: Int, bufferSize: Int = 1 << 16,
                               into sink: (Data) throws -> Void) throws {

@@ -198,8 +198,8 @@ public enum KerasImporter {
     /// grow with them; on any error the directory is removed.
     static func unpackArchive(_ path: String) throws -> (String, String?, String, URL) {
         let archive: Archive
-        do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
-            throw KerasError.archive(path: path, detail: "not a readable .keras (zip) archive")
+        do { archive = try ZipMember.open(path) } catch let e as ZipMember.Failure {
+            throw KerasError.archive(path: path, detail: "\(e.description); not a readable .keras archive")
         }
         func extract(_ member: String, limit: Int, into sink: (Data) throws -> Void) throws -> Bool {
             guard let entry = archive[member] else { return false }

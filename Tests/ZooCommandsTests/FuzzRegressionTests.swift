@@ -18,7 +18,7 @@ import ZooVision
     /// bench/fuzz.sh copies each finding to fixtures/fuzz/<harness>/; a harness's first
     /// finding needs a replay test here before it can be committed.
     @Test func everyHarnessWithFindingsIsReplayed() throws {
-        let replayed: Set<String> = ["onnx-import", "npy", "image-decode", "embeddings"]
+        let replayed: Set<String> = ["onnx-import", "npy", "image-decode", "embeddings", "keras-archive"]
         let dirs = Set(try FileManager.default.contentsOfDirectory(atPath: Self.root.path).filter { !$0.hasPrefix(".") })
         #expect(dirs.isSubset(of: replayed), "findings without a replay test: \(dirs.subtracting(replayed).sorted())")
     }
@@ -84,6 +84,29 @@ import ZooVision
             try bytes.dropFirst().write(to: input)
             #expect(throws: EmbeddingError.self, "\(f.lastPathComponent)") {
                 _ = try EmbeddingImporter.load(path: input.path, format: format, container: container)
+            }
+        }
+    }
+
+    /// A 100-byte zip whose end record declares offsets of 2^63 trapped the process
+    /// inside ZIPFoundation (an unchecked `off_t(...)` conversion). Every zip zoo
+    /// opens is checked first, so the same bytes are one typed line as a `.keras`
+    /// (converted in the worker), a GloVe `.zip` and an `.npz` (both in-process).
+    @Test func zipFindingsAreTypedErrorsInEveryZipReader() throws {
+        let files = Self.findings("keras-archive")
+        #expect(!files.isEmpty, "fixtures/fuzz/keras-archive holds the 2^63-offset zip")
+        let scratch = try Scratch()
+        for f in files {
+            for (suffix, args) in [(".keras", ["convert"]), (".zip", ["convert"]),
+                                   (".npz", ["run", CLI.repoRoot.appendingPathComponent("fixtures/zoo/tiny-mlp.zoo").path, "--input"])] {
+                let input = scratch.url.appendingPathComponent(f.lastPathComponent + suffix)
+                try? FileManager.default.removeItem(at: input)
+                try FileManager.default.copyItem(at: f, to: input)
+                let out = scratch.url.appendingPathComponent("out" + (suffix == ".npz" ? ".npy" : ".zoo"))
+                let r = try CLI.run(args + [input.path] + (suffix == ".keras" ? ["--format", "keras-v3"] : suffix == ".zip" ? ["--format", "glove-zip"] : []) + ["-o", out.path])
+                #expect(r.status == 65, "\(f.lastPathComponent)\(suffix): exit \(r.status): \(r.stderr.prefix(300))")
+                #expect(r.stderr.hasPrefix("zoo: error:") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr.prefix(300))")
+                #expect(!FileManager.default.fileExists(atPath: out.path))
             }
         }
     }
