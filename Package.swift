@@ -47,7 +47,7 @@ let package = Package(
         // OS helpers Swift cannot call directly (prctl is variadic).
         .target(name: "CZooSupport"),
         .target(name: "ZooFormat", dependencies: [
-            "ZooCore", "CZooSupport",
+            "ZooCore", "CZooSupport", "CZooZlib",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),

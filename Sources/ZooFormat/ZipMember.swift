@@ -1,3 +1,4 @@
+import CZooZlib
 import Foundation
 import ZIPFoundation
 import ZooCore
@@ -27,7 +28,11 @@ public enum ZipMember {
         }
     }
 
-    static func validate(_ path: String) throws {
+    /// Where one member's bytes are, as its central-directory entry says.
+    struct Record { var local: UInt64; var csize: UInt64; var usize: UInt64; var method: UInt64; var crc: UInt64 }
+
+    @discardableResult
+    static func validate(_ path: String) throws -> [String: Record] {
         func bad(_ what: String) -> Failure { Failure(member: "", description: "not a valid zip archive (\(what))") }
         guard let handle = FileHandle(forReadingAtPath: path) else { throw bad("cannot be opened") }
         defer { try? handle.close() }
@@ -63,6 +68,7 @@ public enum ZipMember {
             throw bad("central directory at byte \(cdOffset), \(cdSize) bytes, in a \(size)-byte file")
         }
         guard entries <= cdSize / 46 else { throw bad("\(entries) entries in a \(cdSize)-byte central directory") }
+        var records: [String: Record] = [:]
         var at = cdOffset
         for _ in 0..<entries {
             let h = try read(at, 46)
@@ -85,10 +91,13 @@ public enum ZipMember {
             guard local < cdOffset, csize <= cdOffset - local else {
                 throw bad("an entry's data at byte \(local), \(csize) bytes, outside the file's \(cdOffset) bytes of entries")
             }
-            _ = usize  // bounded when the member is read (`stream`)
+            let nameBytes = try read(at + 46, name)
+            records[String(decoding: nameBytes, as: UTF8.self)] = Record(local: local, csize: csize, usize: usize, method: u16(h, 10), crc: u32(h, 16))
             at += 46 + UInt64(name + extraLength + comment)
             guard at <= cdOffset + cdSize else { throw bad("central directory entries run past its size") }
         }
+        records["\u{0}end"] = Record(local: cdOffset, csize: 0, usize: 0, method: 0, crc: 0)
+        return records
     }
 
     /// Calls `sink` with each inflated chunk. Errors `sink` throws propagate unchanged.
@@ -99,22 +108,84 @@ public enum ZipMember {
         guard entry.uncompressedSize <= UInt64(limit) else {
             throw Failure(member: entry.path, description: "member '\(name)' is too large (\(entry.uncompressedSize) bytes; at most \(limit))")
         }
-        let declared = Int(entry.uncompressedSize)
-        var seen = 0
-        var inner: Error?
-        do {
-            _ = try archive.extract(entry, bufferSize: bufferSize, skipCRC32: false) { chunk in
-                seen += chunk.count
-                if seen > declared {
-                    inner = Failure(member: entry.path, description: "member '\(name)' inflates past the \(declared) bytes it declares (a zip bomb or a damaged archive)")
-                    throw inner!
-                }
-                do { try sink(chunk) } catch { inner = error; throw error }
-            }
-        } catch {
-            if let e = inner { throw e }
-            throw Failure(member: entry.path, description: "cannot extract member '\(name)': \(MessageText.clip(String(describing: error), 200))")
+        let path = archive.url.path
+        // zoo inflates members itself: ZIPFoundation 0.9's inflate loop never ends on a deflate
+        // stream cut short (its reader returns empty chunks at the end of the file, found by
+        // fuzzing), and nothing it calls could stop it.
+        let records = try validate(path)
+        guard let r = records[entry.path], let end = records["\u{0}end"]?.local else {
+            throw Failure(member: entry.path, description: "member '\(name)' is not in the central directory")
         }
+        func fail(_ what: String) -> Failure { Failure(member: entry.path, description: "member '\(name)' \(what)") }
+        guard r.usize <= UInt64(limit) else { throw fail("is too large (\(r.usize) bytes; at most \(limit))") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw fail("cannot be read") }
+        defer { try? handle.close() }
+        try handle.seek(toOffset: r.local)
+        let header = [UInt8](try handle.read(upToCount: 30) ?? Data())
+        guard header.count == 30, header[0] == 0x50, header[1] == 0x4B, header[2] == 0x03, header[3] == 0x04 else {
+            throw fail("has no local header at byte \(r.local)")
+        }
+        let nameLength = UInt64(header[26]) | UInt64(header[27]) << 8
+        let extraLength = UInt64(header[28]) | UInt64(header[29]) << 8
+        let start: UInt64 = r.local + 30 + nameLength + extraLength
+        guard start <= end, r.csize <= end - start else { throw fail("has data past the central directory") }
+        try handle.seek(toOffset: start)
+        let declared = r.usize
+        var remaining = r.csize, seen: UInt64 = 0, crc: uLong = crc32(0, nil, 0)
+        func emit(_ chunk: Data) throws {
+            seen += UInt64(chunk.count)
+            guard seen <= declared else { throw fail("inflates past the \(declared) bytes it declares (a zip bomb or a damaged archive)") }
+            crc = chunk.withUnsafeBytes { crc32(crc, $0.bindMemory(to: Bytef.self).baseAddress, uInt($0.count)) }
+            try sink(chunk)
+        }
+        func nextInput() throws -> Data {
+            let n = Int(min(remaining, UInt64(bufferSize)))
+            let d = try handle.read(upToCount: n) ?? Data()
+            guard d.count == n else { throw fail("is cut short (the file ends inside it)") }
+            remaining -= UInt64(n)
+            return d
+        }
+        switch r.method {
+        case 0:
+            while remaining > 0 { try emit(try nextInput()) }
+        case 8:
+            var z = z_stream()
+            guard czlib_inflate_init_raw(&z) == Z_OK else { throw fail("cannot be inflated (zlib)") }
+            defer { inflateEnd(&z) }
+            var out = [UInt8](repeating: 0, count: bufferSize)
+            var ended = false
+            while !ended {
+                var input = try remaining > 0 ? nextInput() : Data()
+                if input.isEmpty && remaining == 0 && z.avail_in == 0 {
+                    // No input left and the stream has not ended: cut short, whatever the next call would say.
+                    throw fail("has a deflate stream that ends early (the archive is damaged)")
+                }
+                try input.withUnsafeMutableBytes { (inp: UnsafeMutableRawBufferPointer) in
+                    z.next_in = inp.bindMemory(to: Bytef.self).baseAddress
+                    z.avail_in = uInt(inp.count)
+                    repeat {
+                        let status: Int32 = out.withUnsafeMutableBytes { o in
+                            z.next_out = o.bindMemory(to: Bytef.self).baseAddress
+                            z.avail_out = uInt(o.count)
+                            return inflate(&z, Z_NO_FLUSH)
+                        }
+                        let produced = bufferSize - Int(z.avail_out)
+                        if produced > 0 { try emit(Data(out[0..<produced])) }
+                        if status == Z_STREAM_END { ended = true; break }
+                        guard status == Z_OK || status == Z_BUF_ERROR && produced == 0 else {
+                            throw fail("has damaged deflate data (zlib status \(status))")
+                        }
+                        if status == Z_BUF_ERROR { break }
+                    } while z.avail_out == 0 || z.avail_in > 0
+                    z.next_in = nil
+                    z.avail_in = 0
+                }
+            }
+        default:
+            throw fail("uses compression method \(r.method); zoo reads stored and deflated members")
+        }
+        guard seen == declared else { throw fail("inflates to \(seen) bytes, not the \(declared) it declares") }
+        guard UInt64(crc) == r.crc else { throw fail("fails its CRC-32 check (the archive is damaged)") }
     }
 
     /// The whole member in memory (for small members: configs, metadata, arrays).
