@@ -104,7 +104,18 @@ extension Registry {
     enum BlobOutcome { case present, mounted, uploaded(bytes: Int, resumed: Bool) }
 
     /// One blob into `reference`'s repository, unless it is there already.
+    ///
+    /// Two pushes from one home of the same blob to the same repository take turns:
+    /// the second would otherwise find the first's saved upload state, resume its
+    /// upload session, and lose it the moment the first one finishes the upload.
+    /// After its turn the second finds the blob present.
     func uploadBlob(client: OCIClient, reference: OCIReference, digest: String, data: Data, options: OCIOptions) throws -> BlobOutcome {
+        try withFlock("oci-upload-" + uploadKey(reference: reference, digest: digest), LOCK_EX) {
+            try uploadBlobHoldingItsLock(client: client, reference: reference, digest: digest, data: data, options: options)
+        }
+    }
+
+    private func uploadBlobHoldingItsLock(client: OCIClient, reference: OCIReference, digest: String, data: Data, options: OCIOptions) throws -> BlobOutcome {
         let repo = reference.repository
         let scope = "repository:\(repo):pull,push"
         let head = try client.send("HEAD", client.url("/v2/\(repo)/blobs/\(digest)"), scope: scope, limit: 0)
@@ -193,9 +204,13 @@ extension Registry {
     struct UploadState: Codable { var location: String }
 
     func uploadStateURL(reference: OCIReference, digest: String) -> URL {
+        url("oci/uploads/\(uploadKey(reference: reference, digest: digest)).json")
+    }
+
+    /// A short name for one blob in one repository of one registry.
+    private func uploadKey(reference: OCIReference, digest: String) -> String {
         let key = "\(reference.registry)/\(reference.repository)/\(digest)"
-        let hex = SHA256.hash(data: Data(key.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
-        return url("oci/uploads/\(hex).json")
+        return SHA256.hash(data: Data(key.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
     }
 
     func saveUploadState(_ s: UploadState, to u: URL) throws {

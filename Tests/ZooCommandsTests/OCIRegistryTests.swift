@@ -368,24 +368,34 @@ import Glibc
         let reg = try TestOCIRegistry()
         let a = try Home()
         let digest = try Self.bigModel(in: a)
-        func start(_ home: Home, _ args: [String], env: [String: String] = [:]) throws -> Process {
+        // Each process's stderr goes to its own file, so that a failure says what the CLI said.
+        func start(_ home: Home, _ args: [String], env: [String: String] = [:]) throws -> (Process, String) {
             let p = Process()
             p.executableURL = CLI.binary
             p.arguments = args
             p.environment = ProcessInfo.processInfo.environment.merging(home.env) { $1 }.merging(env) { $1 }
+            let log = home.path + "/stderr-\(UUID().uuidString)"
+            FileManager.default.createFile(atPath: log, contents: nil)
             p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-            p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            p.standardError = FileHandle(forWritingAtPath: log)
             try p.run()
-            return p
+            return (p, log)
+        }
+        func finish(_ started: [(Process, String)]) {
+            for (p, log) in started {
+                p.waitUntilExit()
+                let said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                #expect(p.terminationStatus == 0, "zoo \((p.arguments ?? []).joined(separator: " ")): \(said)")
+            }
         }
         let pushes = try (0..<2).map { _ in try start(a, ["push", "big", reg.reference("big/model:v1")], env: ["ZOO_OCI_CHUNK_BYTES": "1048576"]) }
-        for p in pushes { p.waitUntilExit(); #expect(p.terminationStatus == 0) }
+        finish(pushes)
         // Pulls through a counting pass-through front.
         let port = reg.port
         let front = try TestOCIServer { req in TestOCIServer.forward(req, to: port) }
         let b = try Home()
         let pulls = try (0..<2).map { _ in try start(b, ["pull", "oci://\(front.host)/big/model:v1"]) }
-        for p in pulls { p.waitUntilExit(); #expect(p.terminationStatus == 0) }
+        finish(pulls)
         let layerGets = front.requests.filter { $0.hasPrefix("GET /v2/big/model/blobs/") }.count
         // One config fetch per pull, one layer download in all.
         #expect(layerGets == 3, "blob GETs: \(front.requests.filter { $0.hasPrefix("GET") })")
