@@ -49,19 +49,16 @@ let package = Package(
         .target(name: "ZooFormat", dependencies: [
             "ZooCore", "CZooSupport", "CZooZlib",
             .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         // protobuf-c code generated from Protos/onnx.proto (scripts/regen-proto.sh).
         .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
         .target(name: "ZooONNX", dependencies: ["ZooCore", "ZooFormat", "ZooRuntime", "CONNXProto", "CProtobufC"]),
         .target(name: "ZooKeras", dependencies: [
             "ZooCore", "ZooFormat", "CHDF5", "CZooZlib",
-            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .target(name: "ZooRuntime", dependencies: ["ZooCore", "ZooFormat", "CBLAS", "CZooSupport"]),
         .target(name: "ZooEmbeddings", dependencies: [
             "ZooCore", "ZooFormat", "CZooZlib", "CBLAS", "CZooSupport",
-            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The conversion pipeline: importer table, content sniffing, card completion, writer.
@@ -74,6 +71,7 @@ let package = Package(
             "ZooCore", "ZooFormat", "ZooONNX", "ZooKeras", "ZooRuntime", "ZooConvert", "ZooRegistry", "ZooEmbeddings", "CZooSupport",
             "ZooVision", "ZooTransfer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            // Writes .npz (`zoo run --output x.npz`); zips are read by ZooFormat.ZipArchive only.
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .executableTarget(name: "zoo", dependencies: ["ZooCommands"]),

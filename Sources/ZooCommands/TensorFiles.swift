@@ -24,15 +24,15 @@ enum TensorFiles {
     }
 
     static func readNPZ(_ path: String) throws -> [String: Tensor] {
-        let archive: Archive
-        do { archive = try ZipMember.open(path) } catch let e as ZipMember.Failure {
+        let archive: ZipArchive
+        do { archive = try ZipArchive(path) } catch let e as ZipArchive.Failure {
             throw CLIError(message: "\(path): \(e.description) (an .npz is a zip file)", code: .inputError)
         }
         var out: [String: Tensor] = [:]
-        for entry in archive where entry.type == .file {
+        for entry in archive where entry.isFile {
             guard entry.path.hasSuffix(".npy"), !entry.path.contains("/"), !entry.path.contains("..") else { continue }
             let data: Data
-            do { data = try ZipMember.read(archive, entry, limit: maxMemberBytes) } catch let e as ZipMember.Failure {
+            do { data = try archive.read(entry, limit: maxMemberBytes) } catch let e as ZipArchive.Failure {
                 throw CLIError(message: "\(path): \(e.description)", code: .inputError)
             }
             do {

@@ -1,6 +1,5 @@
 import CZooZlib
 import Foundation
-import ZIPFoundation
 import ZooCore
 import ZooFormat
 #if canImport(Glibc)
@@ -71,11 +70,11 @@ enum ByteSources {
 
     /// Streams one member of a zip archive (GloVe's .zip holds several dimensions).
     static func zipMember(_ path: String, member: String?, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let archive: Archive
-        do { archive = try ZipMember.open(path) } catch let e as ZipMember.Failure {
+        let archive: ZipArchive
+        do { archive = try ZipArchive(path) } catch let e as ZipArchive.Failure {
             throw EmbeddingError.archive(path: path, detail: e.description)
         }
-        let files = archive.filter { $0.type == .file }.map(\.path)
+        let files = archive.filter(\.isFile).map(\.path)
         let name: String
         if let m = member {
             guard files.contains(m) else { throw EmbeddingError.archive(path: path, detail: "no member '\(MessageText.clip(m))'; members: \(MessageText.list(files))") }
@@ -89,10 +88,10 @@ enum ByteSources {
         }
         // Streamed, never past what the member declares (a zip bomb stops at the first chunk past it).
         do {
-            try ZipMember.stream(archive, entry, limit: Int.max, bufferSize: chunk) { data in
+            try archive.stream(entry, limit: Int.max, bufferSize: chunk) { data in
                 try data.withUnsafeBytes { try consume($0) }
             }
-        } catch let e as ZipMember.Failure {
+        } catch let e as ZipArchive.Failure {
             throw EmbeddingError.archive(path: path, detail: e.description)
         }
     }

@@ -1,5 +1,4 @@
 import Foundation
-import ZIPFoundation
 import ZooCore
 import ZooFormat
 
@@ -193,17 +192,17 @@ public enum KerasImporter {
     /// config.json, metadata.json and model.weights.h5 from a `.keras` zip,
     /// the weights extracted into a private temporary directory (HDF5 reads paths).
     ///
-    /// Every member is bounded by the size it declares and a cap (`ZipMember`).
+    /// Every member is bounded by the size it declares and a cap (`ZipArchive`).
     /// The weights are streamed to disk chunk by chunk, so peak memory does not
     /// grow with them; on any error the directory is removed.
     static func unpackArchive(_ path: String) throws -> (String, String?, String, URL) {
-        let archive: Archive
-        do { archive = try ZipMember.open(path) } catch let e as ZipMember.Failure {
+        let archive: ZipArchive
+        do { archive = try ZipArchive(path) } catch let e as ZipArchive.Failure {
             throw KerasError.archive(path: path, detail: "\(e.description); not a readable .keras archive")
         }
         func extract(_ member: String, limit: Int, into sink: (Data) throws -> Void) throws -> Bool {
             guard let entry = archive[member] else { return false }
-            do { try ZipMember.stream(archive, entry, limit: limit, into: sink) } catch let e as ZipMember.Failure {
+            do { try archive.stream(entry, limit: limit, into: sink) } catch let e as ZipArchive.Failure {
                 throw KerasError.archive(path: path, detail: e.description)
             }
             return true

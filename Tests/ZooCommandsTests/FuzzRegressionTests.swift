@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import ZooCore
-import ZooEmbeddings
+@testable import ZooEmbeddings
 import ZooVision
 
 /// Inputs `bench/fuzz.sh` found that crashed, hung or leaked a parser
@@ -72,14 +72,10 @@ import ZooVision
     @Test func embeddingFindingsAreTypedErrorsQuickly() throws {
         let files = Self.findings("embeddings")
         #expect(!files.isEmpty, "fixtures/fuzz/embeddings holds the huge-header timeout")
-        let kinds: [(String, EmbeddingFormat?, EmbeddingContainer?)] = [
-            (".txt", .word2vecText, nil), (".bin", .word2vecBinary, nil), (".txt", .gloveText, nil),
-            (".txt.gz", .word2vecText, .gzip), (".bin.gz", .word2vecBinary, .gzip), (".zip", .gloveText, .zip), (".vec", nil, nil),
-        ]
         let scratch = try Scratch()
         for f in files {
             let bytes = try Data(contentsOf: f)
-            let (suffix, format, container) = kinds[Int(bytes[0]) % kinds.count]
+            let (suffix, format, container) = FuzzInputLayout.kind(bytes[0])
             let input = scratch.url.appendingPathComponent(f.lastPathComponent + suffix)
             try bytes.dropFirst().write(to: input)
             #expect(throws: EmbeddingError.self, "\(f.lastPathComponent)") {

@@ -2,7 +2,7 @@ import Foundation
 import FuzzSupport
 @testable import ZooKeras
 
-/// `.keras` archives up to the HDF5 part: zip parsing (ZIPFoundation), member
+/// `.keras` archives up to the HDF5 part: zip parsing (`ZipArchive`), member
 /// lookup, the declared-size bounds and streaming the weights to a scratch
 /// directory. The extracted HDF5 is not opened here; libhdf5 runs out of
 /// process and is surveyed by bench/mutate_cli.sh.

@@ -1,38 +1,56 @@
 import CZooZlib
 import Foundation
-import ZIPFoundation
 import ZooCore
 
-/// One member of a zip archive (`.keras`, GloVe `.zip`, `.npz`), read in chunks
-/// and never past the size its directory entry declares nor the caller's cap:
-/// a zip bomb that declares little stops at the first chunk past it, and one
-/// that declares its size honestly is refused before anything is inflated.
-/// ZIPFoundation checks neither; every zip member zoo reads goes through here.
-public enum ZipMember {
-    /// Why a member could not be read. `description` names the member and is
-    /// written to follow "PATH: " in the caller's own error.
+/// A zip archive (`.keras`, GloVe `.zip`, `.npz`) whose directory zoo has read
+/// and checked itself: every offset and size the end records and central
+/// directory declare lies inside the file. ZIPFoundation 0.9 converts those
+/// 64-bit values to `off_t` without checking (a 100-byte file declaring an
+/// offset of 2^63 traps the process) and its inflate loop never ends on a
+/// deflate stream cut short (both found by fuzzing), so zoo reads zips with
+/// this type only.
+///
+/// A member is read in chunks and never past the size its directory entry
+/// declares nor the caller's cap: a zip bomb that declares little stops at the
+/// first chunk past it, and one that declares its size honestly is refused
+/// before anything is inflated.
+public struct ZipArchive: Sequence {
+    /// Why an archive or a member could not be read. `description` names the
+    /// member and is written to follow "PATH: " in the caller's own error.
     public struct Failure: Error, CustomStringConvertible {
         public let member: String
         public let description: String
     }
 
-    /// Opens a zip archive after checking that every offset and size its end
-    /// records and central directory declare lies inside the file. ZIPFoundation
-    /// 0.9 converts those 64-bit values to `off_t` without checking, so a 100-byte
-    /// file declaring an offset of 2^63 traps the process (found by fuzzing);
-    /// every zip zoo reads is opened here.
-    public static func open(_ path: String) throws -> Archive {
-        try validate(path)
-        do { return try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
-            throw Failure(member: "", description: "not a readable zip archive")
-        }
+    /// One central-directory entry.
+    public struct Member {
+        /// The name as stored (UTF-8).
+        public let path: String
+        /// The inflated size the entry declares.
+        public let size: UInt64
+        /// Directories are entries whose name ends in `/`.
+        public var isFile: Bool { !path.hasSuffix("/") }
+        let local: UInt64, compressedSize: UInt64, method: UInt64, crc: UInt64
     }
 
-    /// Where one member's bytes are, as its central-directory entry says.
-    struct Record { var local: UInt64; var csize: UInt64; var usize: UInt64; var method: UInt64; var crc: UInt64 }
+    public let path: String
+    /// Members in central-directory order.
+    public let members: [Member]
+    /// Where the central directory starts: no member's data lies past it.
+    let directoryStart: UInt64
 
-    @discardableResult
-    static func validate(_ path: String) throws -> [String: Record] {
+    /// Reads and checks the archive's directory (not its members' data).
+    public init(_ path: String) throws {
+        self.path = path
+        (members, directoryStart) = try Self.readDirectory(path)
+    }
+
+    public func makeIterator() -> IndexingIterator<[Member]> { members.makeIterator() }
+
+    /// The first member stored under `name`.
+    public subscript(name: String) -> Member? { members.first { $0.path == name } }
+
+    static func readDirectory(_ path: String) throws -> ([Member], UInt64) {
         func bad(_ what: String) -> Failure { Failure(member: "", description: "not a valid zip archive (\(what))") }
         guard let handle = FileHandle(forReadingAtPath: path) else { throw bad("cannot be opened") }
         defer { try? handle.close() }
@@ -48,7 +66,7 @@ public enum ZipMember {
         func u32(_ b: [UInt8], _ i: Int) -> UInt64 { u16(b, i) | u16(b, i + 2) << 16 }
         func u64(_ b: [UInt8], _ i: Int) -> UInt64 { u32(b, i) | u32(b, i + 4) << 32 }
         // The end-of-central-directory record: the last signature in the final 64 KiB + 22 bytes.
-        let tailLength = Int(min(size, 65_557))
+        let tailLength = Int(Swift.min(size, 65_557))
         let tail = try read(size - UInt64(tailLength), tailLength)
         guard tailLength >= 22, let e = stride(from: tailLength - 22, through: 0, by: -1).first(where: {
             tail[$0] == 0x50 && tail[$0 + 1] == 0x4B && tail[$0 + 2] == 0x05 && tail[$0 + 3] == 0x06
@@ -68,7 +86,8 @@ public enum ZipMember {
             throw bad("central directory at byte \(cdOffset), \(cdSize) bytes, in a \(size)-byte file")
         }
         guard entries <= cdSize / 46 else { throw bad("\(entries) entries in a \(cdSize)-byte central directory") }
-        var records: [String: Record] = [:]
+        var members: [Member] = []
+        members.reserveCapacity(Int(entries))
         var at = cdOffset
         for _ in 0..<entries {
             let h = try read(at, 46)
@@ -92,32 +111,22 @@ public enum ZipMember {
                 throw bad("an entry's data at byte \(local), \(csize) bytes, outside the file's \(cdOffset) bytes of entries")
             }
             let nameBytes = try read(at + 46, name)
-            records[String(decoding: nameBytes, as: UTF8.self)] = Record(local: local, csize: csize, usize: usize, method: u16(h, 10), crc: u32(h, 16))
+            members.append(Member(path: String(decoding: nameBytes, as: UTF8.self), size: usize,
+                                  local: local, compressedSize: csize, method: u16(h, 10), crc: u32(h, 16)))
             at += 46 + UInt64(name + extraLength + comment)
             guard at <= cdOffset + cdSize else { throw bad("central directory entries run past its size") }
         }
-        records["\u{0}end"] = Record(local: cdOffset, csize: 0, usize: 0, method: 0, crc: 0)
-        return records
+        return (members, cdOffset)
     }
 
-    /// Calls `sink` with each inflated chunk. Errors `sink` throws propagate unchanged.
-    public static func stream(_ archive: Archive, _ entry: Entry, limit: Int, bufferSize: Int = 1 << 16,
-                              into sink: (Data) throws -> Void) throws {
-        let name = MessageText.clip(entry.path)
-        guard entry.type == .file else { throw Failure(member: entry.path, description: "member '\(name)' is not a file") }
-        guard entry.uncompressedSize <= UInt64(limit) else {
-            throw Failure(member: entry.path, description: "member '\(name)' is too large (\(entry.uncompressedSize) bytes; at most \(limit))")
-        }
-        let path = archive.url.path
-        // zoo inflates members itself: ZIPFoundation 0.9's inflate loop never ends on a deflate
-        // stream cut short (its reader returns empty chunks at the end of the file, found by
-        // fuzzing), and nothing it calls could stop it.
-        let records = try validate(path)
-        guard let r = records[entry.path], let end = records["\u{0}end"]?.local else {
-            throw Failure(member: entry.path, description: "member '\(name)' is not in the central directory")
-        }
-        func fail(_ what: String) -> Failure { Failure(member: entry.path, description: "member '\(name)' \(what)") }
-        guard r.usize <= UInt64(limit) else { throw fail("is too large (\(r.usize) bytes; at most \(limit))") }
+    /// Calls `sink` with each inflated chunk of `member`, at most `limit` bytes in all.
+    /// Errors `sink` throws propagate unchanged.
+    public func stream(_ member: Member, limit: Int, bufferSize: Int = 1 << 16, into sink: (Data) throws -> Void) throws {
+        let name = MessageText.clip(member.path)
+        func fail(_ what: String) -> Failure { Failure(member: member.path, description: "member '\(name)' \(what)") }
+        guard member.isFile else { throw fail("is not a file") }
+        guard member.size <= UInt64(limit) else { throw fail("is too large (\(member.size) bytes; at most \(limit))") }
+        let r = member, end = directoryStart
         guard let handle = FileHandle(forReadingAtPath: path) else { throw fail("cannot be read") }
         defer { try? handle.close() }
         try handle.seek(toOffset: r.local)
@@ -128,10 +137,10 @@ public enum ZipMember {
         let nameLength = UInt64(header[26]) | UInt64(header[27]) << 8
         let extraLength = UInt64(header[28]) | UInt64(header[29]) << 8
         let start: UInt64 = r.local + 30 + nameLength + extraLength
-        guard start <= end, r.csize <= end - start else { throw fail("has data past the central directory") }
+        guard start <= end, r.compressedSize <= end - start else { throw fail("has data past the central directory") }
         try handle.seek(toOffset: start)
-        let declared = r.usize
-        var remaining = r.csize, seen: UInt64 = 0, crc: uLong = crc32(0, nil, 0)
+        let declared = r.size
+        var remaining = r.compressedSize, seen: UInt64 = 0, crc: uLong = crc32(0, nil, 0)
         func emit(_ chunk: Data) throws {
             seen += UInt64(chunk.count)
             guard seen <= declared else { throw fail("inflates past the \(declared) bytes it declares (a zip bomb or a damaged archive)") }
@@ -139,7 +148,7 @@ public enum ZipMember {
             try sink(chunk)
         }
         func nextInput() throws -> Data {
-            let n = Int(min(remaining, UInt64(bufferSize)))
+            let n = Int(Swift.min(remaining, UInt64(bufferSize)))
             let d = try handle.read(upToCount: n) ?? Data()
             guard d.count == n else { throw fail("is cut short (the file ends inside it)") }
             remaining -= UInt64(n)
@@ -189,9 +198,9 @@ public enum ZipMember {
     }
 
     /// The whole member in memory (for small members: configs, metadata, arrays).
-    public static func read(_ archive: Archive, _ entry: Entry, limit: Int) throws -> Data {
+    public func read(_ member: Member, limit: Int) throws -> Data {
         var data = Data()
-        try stream(archive, entry, limit: limit) { data.append($0) }
+        try stream(member, limit: limit) { data.append($0) }
         return data
     }
 }
