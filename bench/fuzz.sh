@@ -103,10 +103,6 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$art"
   rc=0 dict=() extra=()
   [ -f "Fuzz/dict/$t.dict" ] && dict=(-dict="Fuzz/dict/$t.dict")
-  # ZIPFoundation leaks 34 bytes per archive opened (suppressed, see Fuzz/lsan.supp), so every zip
-  # input looks like a leak to libFuzzer's per-input check, which then scans the whole heap: 80×
-  # slower. Harnesses that open zips check for leaks once, at exit, over every input run instead.
-  case "$t" in keras-archive|embeddings) extra=(-detect_leaks=0) ;; esac
   [ -n "${FUZZ_RUNS:-}" ] && extra+=(-runs="$FUZZ_RUNS")
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 LSAN_OPTIONS=suppressions=Fuzz/lsan.supp SWIFT_BACKTRACE=enable=no "$bin/fuzz-$t" "$corpus" "$seeds" -max_total_time="$seconds" -timeout=2 \
     -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art" -close_fd_mask=3 "${dict[@]}" "${extra[@]}" > "$out/$t.log" 2>&1 || rc=$?
@@ -116,8 +112,8 @@ for t in "${targets[@]}"; do
   files=$(find "$corpus" -type f | wc -l)
   count() { find "$art" -name "$1-*" | wc -l; }
   c=$(count crash) l=$(count leak) to=$(count timeout) o=$(count oom)
-  # A leak found at exit (the harnesses above) has no single input to save; it is counted from the log.
-  if [ ${#extra[@]} -gt 0 ] && grep -q "ERROR: LeakSanitizer" "$out/$t.log"; then l=$((l + 1)); fi
+  # A leak LeakSanitizer reports at exit rather than per input has no input to save; count it from the log.
+  if [ "$l" -eq 0 ] && grep -q "ERROR: LeakSanitizer" "$out/$t.log"; then l=1; fi
   for f in "$art"*; do
     [ -f "$f" ] || continue
     mkdir -p "fixtures/fuzz/$t"; cp "$f" "fixtures/fuzz/$t/"
