@@ -69,6 +69,9 @@ public enum ONNXImporter {
         let parsed = Result { () throws -> (ProtoModel, [Int: Range<Int>]) in
             let scan: WireScanner.Result
             do { scan = try WireScanner.scan(file.bytes) } catch { throw ONNXError.malformedProtobuf(path: path, size: file.bytes.count) }
+            guard scan.nodes <= ONNXImporter.maxNodes else {
+                throw ONNXError.tooManyNodes(path: path, count: scan.nodes, limit: ONNXImporter.maxNodes)
+            }
             let proto = try scan.stripped.withUnsafeBytes { try ProtoModel(bytes: $0, path: path) }
             return (proto, scan.rawData)
         }
@@ -133,9 +136,6 @@ final class ImportSession {
         self.proto = proto
         let m = proto.message.pointee
         guard let graph = m.graph else { throw ONNXError.missingGraph(path: path) }
-        guard graph.pointee.n_node <= ONNXImporter.maxNodes else {
-            throw ONNXError.tooManyNodes(path: path, count: Int(graph.pointee.n_node), limit: ONNXImporter.maxNodes)
-        }
         var found: Int?
         for o in messages(m.opset_import, m.n_opset_import) {
             let d = cstr(o.pointee.domain)

@@ -7,16 +7,22 @@ import Foundation
 /// doubles memory and costs a full copy. Instead, this pass records where each
 /// initializer's raw_data lies in the (memory-mapped) file and hands protobuf-c
 /// a copy of the message without it, so weights are viewed in place. It also
-/// validates the framing (varints, lengths, wire types) of the levels it walks.
+/// validates the framing (varints, lengths, wire types) of the levels it walks,
+/// and counts the graph's nodes, so that a graph too large to import is refused
+/// before protobuf-c unpacks it (about 400 bytes of memory per node).
 struct WireScanner {
     /// Field numbers on the path ModelProto.graph → GraphProto.initializer → TensorProto.raw_data.
     static let modelGraph = 7, graphInitializer = 5, tensorRawData = 9
+    /// GraphProto.node.
+    static let graphNode = 1
 
     struct Result {
         /// The message with initializer raw_data removed.
         var stripped: [UInt8]
         /// Byte range in the file of each initializer's raw_data, by initializer index.
         var rawData: [Int: Range<Int>]
+        /// Nodes of the main graph (not of subgraphs inside attributes).
+        var nodes: Int
     }
 
     struct Malformed: Error { var offset: Int }
@@ -24,6 +30,7 @@ struct WireScanner {
     let bytes: UnsafeRawBufferPointer
     private var initializerIndex = 0
     private var rawData: [Int: Range<Int>] = [:]
+    private var nodes = 0
 
     init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -32,7 +39,7 @@ struct WireScanner {
         var out: [UInt8] = []
         out.reserveCapacity(1 << 16)
         try s.walk(0..<bytes.count, level: 0, into: &out)
-        return Result(stripped: out, rawData: s.rawData)
+        return Result(stripped: out, rawData: s.rawData, nodes: s.nodes)
     }
 
     private func varint(_ p: inout Int, end: Int) throws -> UInt64 {
@@ -75,6 +82,7 @@ struct WireScanner {
                 guard n <= UInt64(range.upperBound - p) else { throw Malformed(offset: p) }
                 let payload = p..<(p + Int(n))
                 p = payload.upperBound
+                if level == 1 && field == Self.graphNode { nodes += 1 }
                 let descend = (level == 0 && field == Self.modelGraph) || (level == 1 && field == Self.graphInitializer)
                 if level == 2 && field == Self.tensorRawData {
                     rawData[initializerIndex] = payload
