@@ -68,7 +68,7 @@ public enum ONNXImporter {
         let digest = options.hashSource ? SourceDigest(file: file) : nil
         let parsed = Result { () throws -> (ProtoModel, [Int: Range<Int>]) in
             let scan: WireScanner.Result
-            do { scan = try WireScanner.scan(file.bytes) } catch { throw ONNXError.malformedProtobuf(path: path, size: file.bytes.count) }
+            do { scan = try WireScanner.scan(file.bytes, nodeLimit: ONNXImporter.maxNodes) } catch { throw ONNXError.malformedProtobuf(path: path, size: file.bytes.count) }
             guard scan.nodes <= ONNXImporter.maxNodes else {
                 throw ONNXError.tooManyNodes(path: path, count: scan.nodes, limit: ONNXImporter.maxNodes)
             }

@@ -31,11 +31,15 @@ struct WireScanner {
     private var initializerIndex = 0
     private var rawData: [Int: Range<Int>] = [:]
     private var nodes = 0
+    /// Past this many nodes the scan only counts: the import will be refused, so
+    /// the rest of the message is not copied.
+    private let nodeLimit: Int
 
-    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    init(bytes: UnsafeRawBufferPointer, nodeLimit: Int) { self.bytes = bytes; self.nodeLimit = nodeLimit }
 
-    static func scan(_ bytes: UnsafeRawBufferPointer) throws -> Result {
-        var s = WireScanner(bytes: bytes)
+    /// With more than `nodeLimit` nodes, `nodes` is exact and `stripped` incomplete.
+    static func scan(_ bytes: UnsafeRawBufferPointer, nodeLimit: Int = .max) throws -> Result {
+        var s = WireScanner(bytes: bytes, nodeLimit: nodeLimit)
         var out: [UInt8] = []
         out.reserveCapacity(1 << 16)
         try s.walk(0..<bytes.count, level: 0, into: &out)
@@ -101,7 +105,7 @@ struct WireScanner {
                 throw Malformed(offset: fieldStart)
             }
             guard p <= range.upperBound else { throw Malformed(offset: fieldStart) }
-            out += bytes[fieldStart..<p]
+            if nodes <= nodeLimit { out += bytes[fieldStart..<p] }
         }
     }
 }
