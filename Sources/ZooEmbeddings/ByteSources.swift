@@ -1,4 +1,3 @@
-import CZooZlib
 import Foundation
 import ZooCore
 import ZooFormat
@@ -30,42 +29,25 @@ enum ByteSources {
     /// another, wherever a member ends relative to the read chunks; a file
     /// that ends inside a member is an error, not a silently short result.
     static func gzip(_ path: String, chunk: Int = chunk, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let inflater = Inflater()
-        guard czlib_inflate_init(&inflater.stream) == Z_OK else { throw EmbeddingError.gzip(path: path, detail: "cannot initialise zlib") }
-        inflater.ready = true
-        let out = UnsafeMutablePointer<UInt8>.allocate(capacity: chunk)
-        defer { out.deallocate() }
+        guard let inflater = ZlibInflater(.gzipOrZlib, bufferSize: chunk) else { throw EmbeddingError.gzip(path: path, detail: "cannot initialise zlib") }
         // Bytes of a member have been inflated and its end not yet seen.
         var inMember = false
         try plain(path, chunk: chunk) { input in
-            inflater.stream.next_in = UnsafeMutablePointer(mutating: input.bindMemory(to: UInt8.self).baseAddress)
-            inflater.stream.avail_in = UInt32(input.count)
-            repeat {
-                inflater.stream.next_out = out
-                inflater.stream.avail_out = UInt32(chunk)
-                let r = inflate(&inflater.stream, Z_NO_FLUSH)
-                guard r == Z_OK || r == Z_STREAM_END || r == Z_BUF_ERROR else {
-                    throw EmbeddingError.gzip(path: path, detail: inflater.stream.msg.map { String(cString: $0) } ?? "error \(r)")
+            var rest = input
+            while true {
+                let progress: ZlibInflater.Progress
+                do { progress = try inflater.inflate(rest, into: consume) } catch let e as ZlibInflater.Damaged {
+                    throw EmbeddingError.gzip(path: path, detail: e.message ?? "error \(e.status)")
                 }
-                let produced = chunk - Int(inflater.stream.avail_out)
-                if produced > 0 { try consume(UnsafeRawBufferPointer(start: out, count: produced)) }
-                if r == Z_STREAM_END {
-                    // The next member, if any, starts in this chunk or a later one.
-                    inflateReset(&inflater.stream)
-                    inMember = false
-                } else if r == Z_OK {
-                    inMember = true
-                }
-            } while inflater.stream.avail_in > 0 || inflater.stream.avail_out == 0
+                guard case .ended(let unconsumed) = progress else { inMember = true; return }
+                // The next member, if any, starts in this chunk or a later one.
+                inflater.reset()
+                inMember = false
+                if unconsumed == 0 { return }
+                rest = UnsafeRawBufferPointer(rebasing: rest.suffix(unconsumed))
+            }
         }
         if inMember { throw EmbeddingError.gzip(path: path, detail: "the file ends inside a compressed stream; it is truncated") }
-    }
-
-    /// Owns a z_stream and ends it on release.
-    final class Inflater {
-        var stream = z_stream()
-        var ready = false
-        deinit { if ready { inflateEnd(&stream) } }
     }
 
     /// Streams one member of a zip archive (GloVe's .zip holds several dimensions).
@@ -88,9 +70,7 @@ enum ByteSources {
         }
         // Streamed, never past what the member declares (a zip bomb stops at the first chunk past it).
         do {
-            try archive.stream(entry, limit: Int.max, bufferSize: chunk) { data in
-                try data.withUnsafeBytes { try consume($0) }
-            }
+            try archive.stream(entry, limit: Int.max, bufferSize: chunk, into: consume)
         } catch let e as ZipArchive.Failure {
             throw EmbeddingError.archive(path: path, detail: e.description)
         }

@@ -119,88 +119,73 @@ public struct ZipArchive: Sequence {
         return (members, cdOffset)
     }
 
-    /// Calls `sink` with each inflated chunk of `member`, at most `limit` bytes in all.
-    /// Errors `sink` throws propagate unchanged.
-    public func stream(_ member: Member, limit: Int, bufferSize: Int = 1 << 16, into sink: (Data) throws -> Void) throws {
+    /// Calls `sink` with each inflated chunk of `member` (valid only during the
+    /// call), at most `limit` bytes in all. Errors `sink` throws propagate unchanged.
+    public func stream(_ member: Member, limit: Int, bufferSize: Int = 1 << 16,
+                       into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let name = MessageText.clip(member.path)
         func fail(_ what: String) -> Failure { Failure(member: member.path, description: "member '\(name)' \(what)") }
         guard member.isFile else { throw fail("is not a file") }
         guard member.size <= UInt64(limit) else { throw fail("is too large (\(member.size) bytes; at most \(limit))") }
-        let r = member, end = directoryStart
         guard let handle = FileHandle(forReadingAtPath: path) else { throw fail("cannot be read") }
         defer { try? handle.close() }
-        try handle.seek(toOffset: r.local)
-        let header = [UInt8](try handle.read(upToCount: 30) ?? Data())
+        func read(_ count: Int) throws -> Data {
+            do { return try handle.read(upToCount: count) ?? Data() } catch {
+                throw fail("cannot be read (\(MessageText.clip(error.localizedDescription, 200)))")
+            }
+        }
+        do { try handle.seek(toOffset: member.local) } catch { throw fail("cannot be read at byte \(member.local)") }
+        let header = [UInt8](try read(30))
         guard header.count == 30, header[0] == 0x50, header[1] == 0x4B, header[2] == 0x03, header[3] == 0x04 else {
-            throw fail("has no local header at byte \(r.local)")
+            throw fail("has no local header at byte \(member.local)")
         }
         let nameLength = UInt64(header[26]) | UInt64(header[27]) << 8
         let extraLength = UInt64(header[28]) | UInt64(header[29]) << 8
-        let start: UInt64 = r.local + 30 + nameLength + extraLength
-        guard start <= end, r.compressedSize <= end - start else { throw fail("has data past the central directory") }
-        try handle.seek(toOffset: start)
-        let declared = r.size
-        var remaining = r.compressedSize, seen: UInt64 = 0, crc: uLong = crc32(0, nil, 0)
-        func emit(_ chunk: Data) throws {
+        let start: UInt64 = member.local + 30 + nameLength + extraLength
+        guard start <= directoryStart, member.compressedSize <= directoryStart - start else { throw fail("has data past the central directory") }
+        do { try handle.seek(toOffset: start) } catch { throw fail("cannot be read at byte \(start)") }
+        var remaining = member.compressedSize, seen: UInt64 = 0, crc: uLong = crc32(0, nil, 0)
+        func emit(_ chunk: UnsafeRawBufferPointer) throws {
             seen += UInt64(chunk.count)
-            guard seen <= declared else { throw fail("inflates past the \(declared) bytes it declares (a zip bomb or a damaged archive)") }
-            crc = chunk.withUnsafeBytes { crc32(crc, $0.bindMemory(to: Bytef.self).baseAddress, uInt($0.count)) }
+            guard seen <= member.size else { throw fail("inflates past the \(member.size) bytes it declares (a zip bomb or a damaged archive)") }
+            crc = crc32(crc, chunk.bindMemory(to: Bytef.self).baseAddress, uInt(chunk.count))
             try sink(chunk)
         }
         func nextInput() throws -> Data {
             let n = Int(Swift.min(remaining, UInt64(bufferSize)))
-            let d = try handle.read(upToCount: n) ?? Data()
+            let d = try read(n)
             guard d.count == n else { throw fail("is cut short (the file ends inside it)") }
             remaining -= UInt64(n)
             return d
         }
-        switch r.method {
+        switch member.method {
         case 0:
-            while remaining > 0 { try emit(try nextInput()) }
+            while remaining > 0 { try nextInput().withUnsafeBytes { try emit($0) } }
         case 8:
-            var z = z_stream()
-            guard czlib_inflate_init_raw(&z) == Z_OK else { throw fail("cannot be inflated (zlib)") }
-            defer { inflateEnd(&z) }
-            var out = [UInt8](repeating: 0, count: bufferSize)
+            guard let inflater = ZlibInflater(.raw, bufferSize: bufferSize) else { throw fail("cannot be inflated (zlib)") }
+            // zoo inflates members itself: ZIPFoundation 0.9's inflate loop never ends on a
+            // deflate stream cut short (found by fuzzing).
             var ended = false
             while !ended {
-                var input = try remaining > 0 ? nextInput() : Data()
-                if input.isEmpty && remaining == 0 && z.avail_in == 0 {
-                    // No input left and the stream has not ended: cut short, whatever the next call would say.
-                    throw fail("has a deflate stream that ends early (the archive is damaged)")
-                }
-                try input.withUnsafeMutableBytes { (inp: UnsafeMutableRawBufferPointer) in
-                    z.next_in = inp.bindMemory(to: Bytef.self).baseAddress
-                    z.avail_in = uInt(inp.count)
-                    repeat {
-                        let status: Int32 = out.withUnsafeMutableBytes { o in
-                            z.next_out = o.bindMemory(to: Bytef.self).baseAddress
-                            z.avail_out = uInt(o.count)
-                            return inflate(&z, Z_NO_FLUSH)
-                        }
-                        let produced = bufferSize - Int(z.avail_out)
-                        if produced > 0 { try emit(Data(out[0..<produced])) }
-                        if status == Z_STREAM_END { ended = true; break }
-                        guard status == Z_OK || status == Z_BUF_ERROR && produced == 0 else {
-                            throw fail("has damaged deflate data (zlib status \(status))")
-                        }
-                        if status == Z_BUF_ERROR { break }
-                    } while z.avail_out == 0 || z.avail_in > 0
-                    z.next_in = nil
-                    z.avail_in = 0
+                guard remaining > 0 else { throw fail("has a deflate stream that ends early (the archive is damaged)") }
+                let input = try nextInput()
+                do {
+                    ended = try input.withUnsafeBytes { try inflater.inflate($0, into: emit) } != .needsInput
+                } catch let e as ZlibInflater.Damaged {
+                    throw fail("has damaged deflate data (zlib status \(e.status))")
                 }
             }
         default:
-            throw fail("uses compression method \(r.method); zoo reads stored and deflated members")
+            throw fail("uses compression method \(member.method); zoo reads stored and deflated members")
         }
-        guard seen == declared else { throw fail("inflates to \(seen) bytes, not the \(declared) it declares") }
-        guard UInt64(crc) == r.crc else { throw fail("fails its CRC-32 check (the archive is damaged)") }
+        guard seen == member.size else { throw fail("inflates to \(seen) bytes, not the \(member.size) it declares") }
+        guard UInt64(crc) == member.crc else { throw fail("fails its CRC-32 check (the archive is damaged)") }
     }
 
     /// The whole member in memory (for small members: configs, metadata, arrays).
     public func read(_ member: Member, limit: Int) throws -> Data {
         var data = Data()
-        try stream(member, limit: limit) { data.append($0) }
+        try stream(member, limit: limit) { data.append(contentsOf: $0) }
         return data
     }
 }

@@ -200,7 +200,7 @@ public enum KerasImporter {
         do { archive = try ZipArchive(path) } catch let e as ZipArchive.Failure {
             throw KerasError.archive(path: path, detail: "\(e.description); not a readable .keras archive")
         }
-        func extract(_ member: String, limit: Int, into sink: (Data) throws -> Void) throws -> Bool {
+        func extract(_ member: String, limit: Int, into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
             guard let entry = archive[member] else { return false }
             do { try archive.stream(entry, limit: limit, into: sink) } catch let e as ZipArchive.Failure {
                 throw KerasError.archive(path: path, detail: e.description)
@@ -209,7 +209,7 @@ public enum KerasImporter {
         }
         func read(_ member: String, limit: Int) throws -> Data? {
             var data = Data()
-            return try extract(member, limit: limit) { data.append($0) } ? data : nil
+            return try extract(member, limit: limit) { data.append(contentsOf: $0) } ? data : nil
         }
         guard let config = try read("config.json", limit: 64 << 20) else { throw KerasError.archive(path: path, detail: "no config.json in the archive") }
         let metadata = try read("metadata.json", limit: 1 << 20)
